@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything plumb needs on Debian 12 with Node 20: Debian packages, npm deps, build.
+# Idempotent: re-running only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_root() { [ "$(id -u)" = 0 ] || { echo "setup: run as root (network namespaces and apt need it)" >&2; exit 1; }; }
+need_root
+
+mapfile -t pkgs < <(grep -v '^\s*#' scripts/apt-packages.txt | grep -v '^\s*$')
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian enables these daemons on install; plumb's tests start their own copies on free ports.
+for unit in nats-server dnsmasq kea-dhcp4-server; do
+  systemctl disable --now "$unit" >/dev/null 2>&1 || true
+done
+
+node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<11)) { console.error("setup: Node >= 20.11 required, found "+process.version); process.exit(1) }'
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build

@@ -1,0 +1,37 @@
+// Kernel interface names derived from object ids. Names are keyed by plumb's ids, never by the
+// kernel's reusable tapN numbering, so a restarted agent finds exactly the device it made.
+import type { HostState, Network, Port } from './schema.js';
+
+/** `id` itself when short and safe, else its first `max` safe characters (Neutron's tap<id[:11]>). */
+export function nameTag(id: string, max: number): string {
+  return id.replace(/[^A-Za-z0-9_-]/g, '').slice(0, max);
+}
+
+export function bridgeName(network: Network, host: HostState['host']): string {
+  switch (network.type) {
+    case 'CUSTOM':
+      return network.bridge;
+    case 'MAC_FILTERED':
+      return host.macFiltered.bridge;
+    case 'IP_LESS_ROUTED':
+      return ''; // routed networks have no bridge
+    default:
+      return `pbr-${nameTag(network.id, 11)}`;
+  }
+}
+
+export function vxlanName(networkId: string): string {
+  return `pvx-${nameTag(networkId, 11)}`;
+}
+
+/** The shared MAC_FILTERED bridge's own VXLAN segment, when configured. */
+export const MAC_FILTERED_VXLAN_NAME = 'pvx-macfilter';
+
+export function vlanName(uplink: string, vid: number): string {
+  return `${uplink}.${vid}`;
+}
+
+export function portIfname(port: Pick<Port, 'id' | 'kind' | 'ifname'>): string {
+  if (port.ifname) return port.ifname;
+  return port.kind === 'tap' ? `tap${nameTag(port.id, 11)}` : `veth${nameTag(port.id, 11)}`;
+}

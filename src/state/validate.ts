@@ -1,0 +1,252 @@
+// Validation of a host's desired state. The envelope (version, host section) is all or
+// nothing: without it nothing can be applied, so the caller keeps the kernel as it is. Networks
+// and ports are judged one by one: a rejected object is reported with the field and the reason,
+// left untouched in the kernel ("frozen"), and every other object still converges.
+import { z } from 'zod';
+import { ValidationError } from '../util/errors.js';
+import { cidrContains, family, networkAddress, normalizeAddress, parseCidr } from '../util/ip.js';
+import { bridgeName, portIfname, vlanName, vxlanName, MAC_FILTERED_VXLAN_NAME } from './names.js';
+import {
+  hostStateEnvelopeSchema,
+  networkSchema,
+  portSchema,
+  type HostState,
+  type Network,
+  type Port,
+} from './schema.js';
+
+export interface Rejection {
+  kind: 'network' | 'port';
+  /** The object's id when it could be read, else undefined. */
+  id: string | undefined;
+  /** Dotted path into the state document, e.g. `ports[3].mac`. */
+  field: string;
+  reason: string;
+}
+
+export interface ValidatedState {
+  state: HostState;
+  rejections: Rejection[];
+  /** Ids whose kernel objects must be neither changed nor deleted this pass. */
+  frozenNetworks: Set<string>;
+  frozenPorts: Set<string>;
+}
+
+/** The envelope is unusable; nothing from this document may be applied. */
+export class StateValidationError extends ValidationError {}
+
+function pathOf(prefix: string, path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : `${acc}.${String(k)}`), prefix);
+}
+
+function firstIssue(prefix: string, err: z.ZodError): { field: string; reason: string } {
+  const issue = err.issues[0];
+  if (!issue) return { field: prefix, reason: 'invalid' };
+  return { field: pathOf(prefix, issue.path), reason: issue.message };
+}
+
+function readId(raw: unknown): string | undefined {
+  if (raw && typeof raw === 'object' && 'id' in raw && typeof (raw as { id: unknown }).id === 'string') {
+    return (raw as { id: string }).id;
+  }
+  return undefined;
+}
+
+export function validateHostState(input: unknown): ValidatedState {
+  const env = hostStateEnvelopeSchema.safeParse(input);
+  if (!env.success) {
+    const { field, reason } = firstIssue('state', env.error);
+    throw new StateValidationError(field, reason);
+  }
+  const { host } = env.data;
+  const rejections: Rejection[] = [];
+  const frozenNetworks = new Set<string>();
+  const frozenPorts = new Set<string>();
+  const reject = (r: Rejection): void => {
+    rejections.push(r);
+    if (r.id === undefined) return;
+    (r.kind === 'network' ? frozenNetworks : frozenPorts).add(r.id);
+  };
+
+  const networks = validateNetworks(env.data.networks, host, reject);
+  const byId = new Map(networks.map((n) => [n.id, n]));
+  const ports = validatePorts(env.data.ports, byId, frozenNetworks, networks, host, reject);
+
+  return {
+    state: { schemaVersion: 1, generation: env.data.generation, host, networks, ports },
+    rejections,
+    frozenNetworks,
+    frozenPorts,
+  };
+}
+
+/** Parse a document and fail on the first rejection: for the CLI's `--strict` and for tests. */
+export function parseHostStateStrict(input: unknown): HostState {
+  const v = validateHostState(input);
+  const r = v.rejections[0];
+  if (r) throw new ValidationError(r.field, r.reason);
+  return v.state;
+}
+
+function subnetProblem(net: Network): { field: string; reason: string } | undefined {
+  for (const [i, s] of net.subnets.entries()) {
+    const f = `subnets[${i}]`;
+    const { family: fam, prefix } = parseCidr(s.cidr);
+    if (networkAddress(s.cidr) !== parseCidr(s.cidr).address) {
+      return { field: `${f}.cidr`, reason: `host bits are set; the network is ${networkAddress(s.cidr)}/${prefix}` };
+    }
+    if (s.gateway !== undefined && !cidrContains(s.cidr, s.gateway)) {
+      return { field: `${f}.gateway`, reason: `${s.gateway} is outside ${s.cidr}` };
+    }
+    for (const [j, r] of s.routes.entries()) {
+      if (family(r.nexthop) !== fam || parseCidr(r.destination).family !== fam) {
+        return { field: `${f}.routes[${j}]`, reason: `route family does not match the subnet's IPv${fam}` };
+      }
+    }
+  }
+  return undefined;
+}
+
+function validateNetworks(
+  raws: unknown[],
+  host: HostState['host'],
+  reject: (r: Rejection) => void,
+): Network[] {
+  const accepted: Network[] = [];
+  const ids = new Set<string>();
+  const vlanOwners = new Map<string, string>(); // `${uplink}.${vid}` -> network id
+  const vniOwners = new Map<number, string>();
+  const prefixOwners = new Map<string, string>();
+  const tableOwners = new Map<number, string>();
+  const deviceOwners = new Map<string, string>(); // derived device name -> network id
+  const mfVni = typeof host.macFiltered.uplink === 'object' ? host.macFiltered.uplink.vxlan.vni : undefined;
+
+  raws.forEach((raw, i) => {
+    const at = `networks[${i}]`;
+    const id = readId(raw);
+    const parsed = networkSchema.safeParse(raw);
+    if (!parsed.success) {
+      const { field, reason } = firstIssue(at, parsed.error);
+      reject({ kind: 'network', id, field, reason });
+      return;
+    }
+    const net = parsed.data;
+    const fail = (field: string, reason: string): void => reject({ kind: 'network', id: net.id, field: `${at}.${field}`, reason });
+
+    if (ids.has(net.id)) return fail('id', `duplicate network id '${net.id}'`);
+    const sp = subnetProblem(net);
+    if (sp) return fail(sp.field, sp.reason);
+
+    const devices: string[] = [];
+    if (net.type === 'PHYSICAL_VLAN') {
+      const key = `${net.uplink}.${net.segmentId}`;
+      const other = vlanOwners.get(key);
+      if (other) return fail('segmentId', `VLAN ${net.segmentId} on uplink ${net.uplink} is already used by network '${other}'`);
+      const sub = vlanName(net.uplink, net.segmentId);
+      if (Buffer.byteLength(sub) > 15) return fail('uplink', `subinterface name '${sub}' exceeds 15 bytes`);
+      devices.push(sub, bridgeName(net, host));
+    } else if (net.type === 'VXLAN') {
+      const other = vniOwners.get(net.segmentId);
+      if (other || net.segmentId === mfVni) {
+        return fail('segmentId', `VNI ${net.segmentId} is already used by ${other ? `network '${other}'` : 'the MAC_FILTERED uplink'}`);
+      }
+      if (!(net.localAddress ?? host.underlay.address)) return fail('localAddress', 'no local VTEP address: set it or host.underlay.address');
+      if (!(net.uplink ?? host.underlay.device)) return fail('uplink', 'no underlay device: set it or host.underlay.device');
+      devices.push(vxlanName(net.id), bridgeName(net, host));
+    } else if (net.type === 'MAC_FILTERED') {
+      const other = [...prefixOwners.entries()].find(([p]) => p.startsWith(net.macPrefix) || net.macPrefix.startsWith(p));
+      if (other) return fail('macPrefix', `MAC prefix ${net.macPrefix} overlaps network '${other[1]}' (${other[0]})`);
+    } else if (net.type === 'IP_LESS_ROUTED') {
+      const other = tableOwners.get(net.routingTable);
+      if (other) return fail('routingTable', `routing table ${net.routingTable} is already used by network '${other}'`);
+    }
+    for (const d of devices) {
+      const other = deviceOwners.get(d);
+      if (other) return fail('id', `derived device name '${d}' collides with network '${other}'`);
+    }
+
+    ids.add(net.id);
+    if (net.type === 'PHYSICAL_VLAN') vlanOwners.set(`${net.uplink}.${net.segmentId}`, net.id);
+    if (net.type === 'VXLAN') vniOwners.set(net.segmentId, net.id);
+    if (net.type === 'MAC_FILTERED') prefixOwners.set(net.macPrefix, net.id);
+    if (net.type === 'IP_LESS_ROUTED') tableOwners.set(net.routingTable, net.id);
+    for (const d of devices) deviceOwners.set(d, net.id);
+    accepted.push(net);
+  });
+  return accepted;
+}
+
+function validatePorts(
+  raws: unknown[],
+  networks: Map<string, Network>,
+  rejectedNetworks: Set<string>,
+  networkList: Network[],
+  host: HostState['host'],
+  reject: (r: Rejection) => void,
+): Port[] {
+  const accepted: Port[] = [];
+  const ids = new Set<string>();
+  const macs = new Map<string, string>(); // `${network}|${mac}` -> port id
+  const addrs = new Map<string, string>(); // `${network}|${addr}` -> port id
+  const ifnames = new Map<string, string>(); // ifname -> owner description
+  for (const n of networkList) {
+    const b = bridgeName(n, host);
+    if (b && n.type !== 'CUSTOM') ifnames.set(b, `bridge of network '${n.id}'`);
+    if (n.type === 'VXLAN') ifnames.set(vxlanName(n.id), `vxlan of network '${n.id}'`);
+    if (n.type === 'PHYSICAL_VLAN') ifnames.set(vlanName(n.uplink, n.segmentId), `VLAN of network '${n.id}'`);
+  }
+  ifnames.set(host.macFiltered.bridge, 'the MAC_FILTERED bridge');
+  if (typeof host.macFiltered.uplink === 'object') ifnames.set(MAC_FILTERED_VXLAN_NAME, 'the MAC_FILTERED vxlan');
+
+  raws.forEach((raw, i) => {
+    const at = `ports[${i}]`;
+    const id = readId(raw);
+    const parsed = portSchema.safeParse(raw);
+    if (!parsed.success) {
+      const { field, reason } = firstIssue(at, parsed.error);
+      reject({ kind: 'port', id, field, reason });
+      return;
+    }
+    const port = parsed.data;
+    const fail = (field: string, reason: string): void => reject({ kind: 'port', id: port.id, field: `${at}.${field}`, reason });
+
+    if (ids.has(port.id)) return fail('id', `duplicate port id '${port.id}'`);
+    const net = networks.get(port.network);
+    if (!net) {
+      return fail('network', rejectedNetworks.has(port.network) ? `network '${port.network}' was rejected` : `unknown network '${port.network}'`);
+    }
+    if (port.kind === 'veth' && !port.veth) return fail('veth', 'veth ports need veth.netns (the namespace that receives the peer)');
+    if (port.kind === 'tap' && port.veth) return fail('veth', 'only veth ports take a veth section');
+    if (port.kind === 'veth' && port.tap) return fail('tap', 'only tap ports take a tap section');
+    if (net.type === 'MAC_FILTERED' && !port.mac.startsWith(net.macPrefix)) {
+      return fail('mac', `${port.mac} does not carry network '${net.id}''s MAC prefix ${net.macPrefix}`);
+    }
+
+    const normalized: string[] = [];
+    for (const [j, a] of port.addresses.entries()) {
+      const addr = normalizeAddress(a);
+      if (net.subnets.length > 0 && !net.subnets.some((s) => cidrContains(s.cidr, addr))) {
+        return fail(`addresses[${j}]`, `${a} is outside every subnet of network '${net.id}' (${net.subnets.map((s) => s.cidr).join(', ')})`);
+      }
+      if (net.subnets.length === 0 && net.type === 'IP_LESS_ROUTED') {
+        return fail(`addresses[${j}]`, `network '${net.id}' has no subnet to route ${a} in`);
+      }
+      const other = addrs.get(`${net.id}|${addr}`);
+      if (other) return fail(`addresses[${j}]`, `${a} is already used by port '${other}' on network '${net.id}'`);
+      if (normalized.includes(addr)) return fail(`addresses[${j}]`, `${a} is listed twice`);
+      normalized.push(addr);
+    }
+    const macOwner = macs.get(`${net.id}|${port.mac}`);
+    if (macOwner) return fail('mac', `${port.mac} is already used by port '${macOwner}' on network '${net.id}'`);
+    const name = portIfname(port);
+    const nameOwner = ifnames.get(name);
+    if (nameOwner) return fail(port.ifname ? 'ifname' : 'id', `interface name '${name}' collides with ${nameOwner}`);
+
+    ids.add(port.id);
+    macs.set(`${net.id}|${port.mac}`, port.id);
+    for (const a of normalized) addrs.set(`${net.id}|${a}`, port.id);
+    ifnames.set(name, `port '${port.id}'`);
+    accepted.push({ ...port, addresses: normalized });
+  });
+  return accepted;
+}
