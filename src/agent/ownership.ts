@@ -1,0 +1,54 @@
+// How plumb marks what it owns in the kernel, so it only ever changes or deletes its own
+// objects: links carry an alias, routes and rules a dedicated protocol number, rules a fixed
+// priority. Anything else (operator bridges, routes, rules) is never touched.
+import type { Link, Route, Rule } from '../kernel/types.js';
+
+/** RTPROT value on every route and rule plumb installs (unassigned in /etc/iproute2/rt_protos). */
+export const RTPROT_PLUMB = 146;
+
+/** Priority of plumb's `iif <port> lookup <table>` rules. */
+export const RULE_PRIORITY = 20000;
+
+const ALIAS_PREFIX = 'plumb:';
+
+export type Owner =
+  | { kind: 'network'; id: string }
+  | { kind: 'port'; id: string }
+  /** The shared MAC_FILTERED bridge and its own VXLAN segment. */
+  | { kind: 'macfiltered' };
+
+export function ownerAlias(owner: Owner): string {
+  switch (owner.kind) {
+    case 'network':
+      return `${ALIAS_PREFIX}net:${owner.id}`;
+    case 'port':
+      return `${ALIAS_PREFIX}port:${owner.id}`;
+    case 'macfiltered':
+      return `${ALIAS_PREFIX}macfiltered`;
+  }
+}
+
+export function parseOwnerAlias(alias: string | undefined): Owner | undefined {
+  if (!alias?.startsWith(ALIAS_PREFIX)) return undefined;
+  const rest = alias.slice(ALIAS_PREFIX.length);
+  if (rest === 'macfiltered') return { kind: 'macfiltered' };
+  if (rest.startsWith('net:')) return { kind: 'network', id: rest.slice(4) };
+  if (rest.startsWith('port:')) return { kind: 'port', id: rest.slice(5) };
+  return undefined;
+}
+
+export function ownerKey(owner: Owner): string {
+  return owner.kind === 'macfiltered' ? 'macfiltered' : `${owner.kind}:${owner.id}`;
+}
+
+export function isOwnedLink(link: Link): boolean {
+  return parseOwnerAlias(link.alias) !== undefined;
+}
+
+export function isOwnedRoute(route: Route): boolean {
+  return route.protocol === RTPROT_PLUMB;
+}
+
+export function isOwnedRule(rule: Rule): boolean {
+  return rule.protocol === RTPROT_PLUMB && rule.priority === RULE_PRIORITY;
+}

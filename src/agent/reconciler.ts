@@ -1,0 +1,148 @@
+// One reconcile pass: validated desired state -> desired kernel model -> observe -> diff ->
+// execute, plus extensions (port security) that reconcile their own kernel objects. Level
+// based: every pass starts from the latest desired state and what the kernel holds now.
+import type { Logger } from 'pino';
+import type { KernelHandle } from '../kernel/types.js';
+import type { HostState, Network, Port } from '../state/schema.js';
+import type { Rejection, ValidatedState } from '../state/validate.js';
+import { errorMessage } from '../util/errors.js';
+import { logger } from '../util/log.js';
+import { buildDesiredKernel, type IdResolver } from './desired.js';
+import { diff } from './diff.js';
+import { execute, type OpFailure } from './execute.js';
+import type { ModelProblem } from './model.js';
+import { observe } from './observe.js';
+import type { Op } from './ops.js';
+import { ownerKey, type Owner } from './ownership.js';
+import { systemIdResolver } from './users.js';
+
+export interface PortStatus {
+  id: string;
+  status: 'ACTIVE' | 'ERROR';
+  reason?: string;
+  revision: number;
+}
+
+/** A part of the host's kernel state reconciled after links exist (e.g. nftables rules). */
+export interface PassExtension {
+  name: string;
+  reconcile(state: HostState): Promise<{ writes: number }>;
+}
+
+export interface PassResult {
+  generation: number;
+  ops: Op[];
+  writes: number;
+  failures: OpFailure[];
+  problems: ModelProblem[];
+  rejections: Rejection[];
+  ports: PortStatus[];
+  /** Everything desired is in place: no rejection, problem or failure. */
+  converged: boolean;
+  durationMs: number;
+}
+
+export interface ReconcilerOptions {
+  ids?: () => IdResolver;
+  extensions?: PassExtension[];
+  log?: Logger;
+}
+
+export class Reconciler {
+  // Last accepted version of every object, so a later rejected version (frozen) keeps
+  // producing exactly the kernel objects it had: a rejection changes nothing in the kernel.
+  private readonly lastNetworks = new Map<string, Network>();
+  private readonly lastPorts = new Map<string, Port>();
+  private readonly log: Logger;
+
+  constructor(
+    private readonly handle: KernelHandle,
+    private readonly opts: ReconcilerOptions = {},
+  ) {
+    this.log = opts.log ?? logger('reconciler');
+  }
+
+  /** The ops a pass would apply now, without applying them. */
+  async plan(v: ValidatedState): Promise<{ ops: Op[]; problems: ModelProblem[] }> {
+    const { ops, problems } = await this.computePlan(this.withLastGood(v), v);
+    return { ops, problems };
+  }
+
+  async reconcile(v: ValidatedState): Promise<PassResult> {
+    const started = performance.now();
+    const state = this.withLastGood(v);
+    const { ops, problems } = await this.computePlan(state, v);
+    const result = await execute(this.handle, ops);
+    let writes = result.writes;
+    const failures = [...result.failures];
+    for (const ext of this.opts.extensions ?? []) {
+      try {
+        writes += (await ext.reconcile(state)).writes;
+      } catch (err) {
+        failures.push({ owner: { kind: 'network', id: `(${ext.name})` }, op: ext.name, reason: errorMessage(err) });
+      }
+    }
+    this.remember(v);
+    const ports = portStatuses(v, problems, failures);
+    const durationMs = performance.now() - started;
+    const converged = v.rejections.length === 0 && problems.length === 0 && failures.length === 0;
+    this.log.info(
+      { generation: v.state.generation, ops: ops.length, writes, failures: failures.length, problems: problems.length, rejections: v.rejections.length, durationMs: Math.round(durationMs * 10) / 10 },
+      'reconcile pass',
+    );
+    for (const f of failures) this.log.warn({ owner: ownerKey(f.owner), op: f.op, reason: f.reason }, 'op failed');
+    for (const p of problems) this.log.warn({ owner: ownerKey(p.owner), reason: p.reason }, 'not applied');
+    for (const r of v.rejections) this.log.warn({ id: r.id, field: r.field, reason: r.reason }, 'rejected');
+    return { generation: v.state.generation, ops, writes, failures, problems, rejections: v.rejections, ports, converged, durationMs };
+  }
+
+  private async computePlan(state: HostState, v: ValidatedState): Promise<{ ops: Op[]; problems: ModelProblem[] }> {
+    const links = await this.handle.linkList();
+    const desired = buildDesiredKernel(state, links, (this.opts.ids ?? systemIdResolver)());
+    const observed = await observe(this.handle, links, desired.sysctls.map((s) => s.path));
+    const frozen = new Set<string>();
+    for (const id of v.frozenNetworks) frozen.add(ownerKey({ kind: 'network', id }));
+    for (const id of v.frozenPorts) frozen.add(ownerKey({ kind: 'port', id }));
+    return diff(desired, observed, frozen);
+  }
+
+  private withLastGood(v: ValidatedState): HostState {
+    const networks = [...v.state.networks];
+    const ports = [...v.state.ports];
+    for (const id of v.frozenNetworks) {
+      const n = this.lastNetworks.get(id);
+      if (n && !networks.some((x) => x.id === id)) networks.push(n);
+    }
+    for (const id of v.frozenPorts) {
+      const p = this.lastPorts.get(id);
+      if (p && !ports.some((x) => x.id === id) && networks.some((n) => n.id === p.network)) ports.push(p);
+    }
+    return { ...v.state, networks, ports };
+  }
+
+  private remember(v: ValidatedState): void {
+    for (const n of v.state.networks) this.lastNetworks.set(n.id, n);
+    for (const p of v.state.ports) this.lastPorts.set(p.id, p);
+    for (const id of [...this.lastNetworks.keys()]) if (!v.state.networks.some((n) => n.id === id) && !v.frozenNetworks.has(id)) this.lastNetworks.delete(id);
+    for (const id of [...this.lastPorts.keys()]) if (!v.state.ports.some((p) => p.id === id) && !v.frozenPorts.has(id)) this.lastPorts.delete(id);
+  }
+}
+
+function portStatuses(v: ValidatedState, problems: ModelProblem[], failures: OpFailure[]): PortStatus[] {
+  const trouble = new Map<string, string>();
+  const note = (o: Owner, reason: string): void => {
+    const k = ownerKey(o);
+    if (!trouble.has(k)) trouble.set(k, reason);
+  };
+  for (const p of problems) note(p.owner, p.reason);
+  for (const f of failures) note(f.owner, `${f.op}: ${f.reason}`);
+  const out: PortStatus[] = [];
+  for (const p of v.state.ports) {
+    const reason = trouble.get(ownerKey({ kind: 'port', id: p.id })) ?? trouble.get(ownerKey({ kind: 'network', id: p.network }));
+    out.push(reason ? { id: p.id, status: 'ERROR', reason, revision: p.revision } : { id: p.id, status: 'ACTIVE', revision: p.revision });
+  }
+  for (const r of v.rejections) {
+    if (r.kind === 'port' && r.id) out.push({ id: r.id, status: 'ERROR', reason: `${r.field}: ${r.reason}`, revision: 0 });
+  }
+  return out;
+}

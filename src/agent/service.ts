@@ -1,0 +1,84 @@
+// The agent's long-running loop: desired documents from a source, kernel events and a periodic
+// resync all trigger one bounded-frequency runner; each run reconciles the latest document.
+// While no valid document is known (or the source is away) the kernel is left as it is.
+import type { Logger } from 'pino';
+import type { KernelEvent, KernelHandle } from '../kernel/types.js';
+import { validateHostState, type ValidatedState } from '../state/validate.js';
+import { errorMessage } from '../util/errors.js';
+import { logger } from '../util/log.js';
+import { isOwnedLink } from './ownership.js';
+import { Reconciler, type PassExtension, type PassResult } from './reconciler.js';
+import { BoundedRunner, DEFAULT_RUNNER_OPTIONS, type RunnerOptions } from './runner.js';
+import type { StateSource } from './state-file.js';
+
+export interface AgentServiceOptions {
+  handle: KernelHandle;
+  source: StateSource;
+  extensions?: PassExtension[];
+  runner?: Partial<RunnerOptions>;
+  /** Called after every pass (status reporting, metrics, DHCP bindings). */
+  onPass?: (result: PassResult, state: ValidatedState) => void;
+  /** Called with every accepted document before the pass (e.g. to update DHCP bindings at once). */
+  onState?: (state: ValidatedState) => void;
+  log?: Logger;
+}
+
+export class AgentService {
+  private latest: ValidatedState | undefined;
+  private readonly reconciler: Reconciler;
+  private readonly runner: BoundedRunner;
+  private readonly log: Logger;
+  private ownedIndexes = new Set<number>();
+  private unsubscribe: (() => void) | undefined;
+  passes = 0;
+
+  constructor(private readonly opts: AgentServiceOptions) {
+    this.log = opts.log ?? logger('agent');
+    this.reconciler = new Reconciler(opts.handle, { extensions: opts.extensions ?? [], log: this.log.child({ module: 'reconciler' }) });
+    this.runner = new BoundedRunner((reasons) => this.pass(reasons), { ...DEFAULT_RUNNER_OPTIONS, ...opts.runner }, (err) =>
+      this.log.error({ err: errorMessage(err) }, 'reconcile pass crashed'),
+    );
+  }
+
+  start(): void {
+    this.unsubscribe = this.opts.handle.subscribe((e) => this.onKernelEvent(e));
+    this.opts.source.start(
+      (doc) => {
+        try {
+          this.latest = validateHostState(doc);
+          this.opts.onState?.(this.latest);
+          this.runner.trigger('desired-state');
+        } catch (err) {
+          // the whole document is unusable: keep the kernel as it is
+          this.log.error({ err: errorMessage(err) }, 'desired state rejected; kernel left as it is');
+        }
+      },
+      (err) => this.log.error({ err: errorMessage(err) }, 'desired state unavailable; kernel left as it is'),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    await this.opts.source.stop();
+    await this.runner.stop();
+  }
+
+  private onKernelEvent(e: KernelEvent): void {
+    // Neighbour churn (reachable/stale) on foreign devices is constant on a busy host; only
+    // deletions and events on plumb's own devices can be drift.
+    if (e.kind === 'neigh' && !e.deleted && (e.ifIndex === undefined || !this.ownedIndexes.has(e.ifIndex))) return;
+    if (this.latest) this.runner.trigger(`kernel-${e.kind}`);
+  }
+
+  private async pass(reasons: string[]): Promise<boolean> {
+    const state = this.latest;
+    if (!state) return true;
+    const result = await this.reconciler.reconcile(state);
+    this.passes += 1;
+    this.ownedIndexes = new Set((await this.opts.handle.linkList()).filter(isOwnedLink).map((l) => l.index));
+    this.log.debug({ reasons }, 'pass triggered');
+    this.opts.onPass?.(result, state);
+    // Rejections are not retried with backoff (a new document is needed); failures are.
+    return result.failures.length === 0;
+  }
+}
