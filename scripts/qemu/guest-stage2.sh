@@ -1,0 +1,23 @@
+#!/bin/sh
+# Stage 2 (PID 1 after switch_root, running the host's own /bin/sh from the shared root):
+# a minimal system, then the test script /mnt/ctl/guest.sh from the per-run share.
+# Everything the script prints reaches the host on the serial console; the last line is
+# "PLUMB-GUEST-EXIT <status>", then the guest powers off at once.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs shm /dev/shm
+mount -t tmpfs run /run
+mount -t tmpfs tmp /tmp
+arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+hostname "$(arg plumb_name)"
+ip link set lo up
+echo "PLUMB-GUEST-READY $(uname -r) uptime $(cut -d" " -f1 /proc/uptime)"
+cd /tmp
+sh -e /mnt/ctl/guest.sh </dev/null
+rc=$?
+echo "PLUMB-GUEST-EXIT $rc"
+sync
+echo o > /proc/sysrq-trigger
+sleep 10

@@ -1,0 +1,206 @@
+// One QEMU guest: Debian's cloud kernel + the harness initramfs, the host's root filesystem
+// shared read-only over virtiofs (so the guest runs the host's node, ip, nft and this checkout
+// without copying anything), a shell script to run, and optional NICs on existing taps.
+// The serial console is the result channel: the guest prints, the host reads QEMU's stdout.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureKernel } from './kernel.js';
+import { ensureInitramfs } from './initramfs.js';
+import { guestStage2, qemuBinary, runDir, virtiofsd } from './paths.js';
+import { GuestScriptError, GuestTimeoutError, VmStartError } from './errors.js';
+import { logger } from '../util/log.js';
+
+const log = logger('qemu');
+
+export interface GuestNic {
+  /** An existing tap device (in `netns` when given), e.g. created by the agent for a port. */
+  tap: string;
+  mac: string;
+}
+
+export interface GuestOptions {
+  /** Short name: the guest's hostname and part of its run directory. */
+  name: string;
+  /** Shell script the guest runs (with `sh -e`) after boot; cwd /tmp; the host root is `/`. */
+  script: string;
+  /** Run QEMU inside this network namespace (where its taps live). */
+  netns?: string;
+  nics?: GuestNic[];
+  memoryMb?: number;
+}
+
+export interface GuestResult {
+  exitCode: number;
+  console: string;
+}
+
+/** Where the guest sees its per-run directory (`Guest.ctlDir` on the host), uncached and writable. */
+export const guestCtlDir = '/mnt/ctl';
+
+async function startVirtiofsd(sock: string, source: string, cache: 'always' | 'none'): Promise<ChildProcess> {
+  const fsd = spawn(virtiofsd, [`--socket-path=${sock}`, '-o', `source=${source}`, '-o', `cache=${cache}`, '-o', 'sandbox=chroot', '-o', 'log_level=err'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  fsd.stderr?.on('data', (b: Buffer) => (err += b.toString()));
+  for (let i = 0; i < 100 && !existsSync(sock) && fsd.exitCode === null; i++) await sleep(50);
+  if (!existsSync(sock)) {
+    fsd.kill('SIGKILL');
+    throw new VmStartError(`virtiofsd (${source}) did not create ${sock}: ${err.trim() || 'no output'}`);
+  }
+  return fsd;
+}
+
+export class Guest {
+  private output = '';
+  private exited: Promise<number>;
+  private listeners = new Set<() => void>();
+
+  private constructor(
+    readonly name: string,
+    readonly dir: string,
+    private readonly qemu: ChildProcess,
+    private readonly daemons: ChildProcess[],
+  ) {
+    const onData = (b: Buffer): void => {
+      this.output += b.toString('utf8');
+      for (const l of this.listeners) l();
+    };
+    qemu.stdout?.on('data', onData);
+    qemu.stderr?.on('data', onData);
+    this.exited = new Promise((resolve) => qemu.on('exit', (code, sig) => { resolve(code ?? (sig ? 128 : 1)); for (const l of this.listeners) l(); }));
+  }
+
+  /** Boot a guest. Throws VmStartError with QEMU's own words if it cannot start. */
+  static async start(opts: GuestOptions): Promise<Guest> {
+    const kernel = ensureKernel();
+    const initrd = await ensureInitramfs(kernel);
+    const dir = path.join(runDir, `${opts.name}-${randomBytes(3).toString('hex')}`);
+    const ctl = path.join(dir, 'ctl');
+    mkdirSync(ctl, { recursive: true });
+    writeFileSync(path.join(ctl, 'guest.sh'), opts.script);
+    const mem = opts.memoryMb ?? 512;
+    // The host root is cached (fast exec of node/ip over FUSE); the ctl share is not (live files).
+    const rootSock = path.join(dir, 'root.sock');
+    const ctlSock = path.join(dir, 'ctl.sock');
+    const daemons: ChildProcess[] = [];
+    try {
+      daemons.push(await startVirtiofsd(rootSock, '/', 'always'));
+      daemons.push(await startVirtiofsd(ctlSock, ctl, 'none'));
+    } catch (err) {
+      for (const d of daemons) d.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+
+    const append = [
+      'console=ttyS0', 'quiet', 'loglevel=3', 'panic=-1', 'net.ifnames=0',
+      `plumb_stage2=${guestStage2}`, `plumb_name=${opts.name}`,
+    ].join(' ');
+    const args = [
+      '-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', `${mem}`,
+      '-nodefaults', '-no-user-config', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot',
+      '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', append,
+      '-object', `memory-backend-memfd,id=mem,size=${mem}M,share=on`, '-numa', 'node,memdev=mem',
+      '-chardev', `socket,id=vroot,path=${rootSock}`, '-device', 'vhost-user-fs-pci,chardev=vroot,tag=hostroot',
+      '-chardev', `socket,id=vctl,path=${ctlSock}`, '-device', 'vhost-user-fs-pci,chardev=vctl,tag=ctl',
+    ];
+    (opts.nics ?? []).forEach((nic, i) => {
+      args.push('-netdev', `tap,id=n${i},ifname=${nic.tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n${i},mac=${nic.mac}`);
+    });
+    const [cmd, cmdArgs] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, qemuBinary, ...args]] : [qemuBinary, args];
+    const qemu = spawn(cmd, cmdArgs as string[], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const guest = new Guest(opts.name, dir, qemu, daemons);
+    live.add(guest);
+    log.info({ name: opts.name, qemuPid: qemu.pid, virtiofsdPids: daemons.map((d) => d.pid) }, 'guest started');
+    // QEMU fails fast (bad tap, no memory); surface that as a start error, not a timeout.
+    const early = await Promise.race([guest.exited.then((c) => c), guest.waitFor(/PLUMB-GUEST-READY/, 60_000).then(() => null)]).catch((e: unknown) => e);
+    if (typeof early === 'number') {
+      guest.kill();
+      throw new VmStartError(`QEMU for guest ${opts.name} exited with ${early} before boot: ${guest.tail()}`);
+    }
+    if (early instanceof Error) {
+      guest.kill();
+      throw early;
+    }
+    return guest;
+  }
+
+  /** The per-run directory the guest sees as /mnt/ctl. */
+  get ctlDir(): string {
+    return path.join(this.dir, 'ctl');
+  }
+
+  get console(): string {
+    return this.output;
+  }
+
+  tail(lines = 40): string {
+    return this.output.split('\n').slice(-lines).join('\n');
+  }
+
+  /** Resolve with the first match of `re` on the console (searching everything printed so far). */
+  waitFor(re: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const m = re.exec(this.output);
+        if (m) {
+          done();
+          resolve(m);
+          return true;
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new GuestTimeoutError(this.name, String(re), this.tail()));
+      }, timeoutMs);
+      const listener = (): void => {
+        if (!check() && this.qemu.exitCode !== null) {
+          done();
+          reject(new GuestTimeoutError(this.name, `${String(re)} (QEMU exited)`, this.tail()));
+        }
+      };
+      const done = (): void => {
+        clearTimeout(timer);
+        this.listeners.delete(listener);
+      };
+      this.listeners.add(listener);
+      check();
+    });
+  }
+
+  /** Wait for the guest script to finish; throws GuestScriptError when it exited non-zero. */
+  async result(timeoutMs = 120_000): Promise<GuestResult> {
+    const m = await this.waitFor(/PLUMB-GUEST-(?:EXIT (\d+)|FATAL (.*))/, timeoutMs);
+    await Promise.race([this.exited, sleep(5_000)]);
+    this.kill();
+    const exitCode = m[1] !== undefined ? Number(m[1]) : 255;
+    if (exitCode !== 0) throw new GuestScriptError(this.name, exitCode, this.tail(60));
+    return { exitCode, console: this.output };
+  }
+
+  /** Kill QEMU and virtiofsd by pid and remove the run directory. Idempotent. */
+  kill(): void {
+    for (const p of [this.qemu, ...this.daemons]) {
+      if (p.exitCode === null && p.signalCode === null && p.pid) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    live.delete(this);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const live = new Set<Guest>();
+// A test that throws must not leave QEMU running: kill whatever this process started.
+process.once('exit', () => {
+  for (const g of live) g.kill();
+});
