@@ -1,0 +1,59 @@
+// Compare the desired tables with the live ones and produce at most one nft batch: nothing when
+// they match; element additions/deletions when only set contents differ (a port change costs a
+// few elements, whatever the port count); an atomic replace of a table whose rules or set
+// declarations differ (first start, upgrade, or a rule deleted or edited by hand).
+import type { LiveTables } from './listing.js';
+import { renderReplace, skeletonLines, tableKey, TABLE_NAME, type TableSpec } from './spec.js';
+
+export interface FirewallPlan {
+  /** Empty when nothing differs. */
+  script: string;
+  /** Tables replaced whole. */
+  replaced: string[];
+  added: number;
+  deleted: number;
+}
+
+function sameLines(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((l, i) => l === b[i]);
+}
+
+/** The full replacement of every table, regardless of the live state. */
+export function replaceAll(tables: TableSpec[]): FirewallPlan {
+  return {
+    script: tables.map(renderReplace).join(''),
+    replaced: tables.map((t) => tableKey(t.family)),
+    added: 0,
+    deleted: 0,
+  };
+}
+
+export function planFirewall(desired: TableSpec[], live: LiveTables): FirewallPlan {
+  const plan: FirewallPlan = { script: '', replaced: [], added: 0, deleted: 0 };
+  const parts: string[] = [];
+  for (const t of desired) {
+    const key = tableKey(t.family);
+    const have = live.get(key);
+    if (!have || !sameLines(have.skeleton, skeletonLines(t))) {
+      parts.push(renderReplace(t));
+      plan.replaced.push(key);
+      continue;
+    }
+    const dels: string[] = [];
+    const adds: string[] = [];
+    for (const s of t.sets) {
+      const liveEls = have.elements.get(s.name) ?? new Set<string>();
+      const want = new Set(s.elements);
+      const gone = [...liveEls].filter((e) => !want.has(e));
+      const fresh = s.elements.filter((e) => !liveEls.has(e));
+      if (gone.length > 0) dels.push(`delete element ${t.family} ${TABLE_NAME} ${s.name} { ${gone.join(', ')} }`);
+      if (fresh.length > 0) adds.push(`add element ${t.family} ${TABLE_NAME} ${s.name} { ${fresh.join(', ')} }`);
+      plan.deleted += gone.length;
+      plan.added += fresh.length;
+    }
+    // Deletions first: a port whose MAC or profile changed keeps its key in maps.
+    parts.push(...dels.map((l) => `${l}\n`), ...adds.map((l) => `${l}\n`));
+  }
+  plan.script = parts.join('');
+  return plan;
+}

@@ -1,0 +1,93 @@
+// Port security on the host: make plumb's nftables tables (`bridge plumb`, `inet plumb`,
+// `arp plumb`) match the desired state, in one atomic `nft -f` batch per pass and only when
+// something differs. Other tables are never touched: the live state is read with one
+// `nft -s list ruleset`, and every command names a plumb table.
+import type { HostState } from '../state/schema.js';
+import { logger as moduleLogger, type Logger } from '../util/log.js';
+import { desiredFirewall } from './desired.js';
+import { parseListing } from './listing.js';
+import { planFirewall, replaceAll } from './plan.js';
+import { nftRunner, type NftRunner } from './nft.js';
+import { ensureBridgeNetfilter } from './bridge-netfilter.js';
+import { skeletonLines, tableKey, type NftFamily } from './spec.js';
+import { NftCommandError } from './errors.js';
+
+export interface FirewallResult {
+  /** Kernel writes this pass: nft batches plus sysctls; 0 when the live tables already matched. */
+  writes: number;
+}
+
+const FAMILIES: NftFamily[] = ['bridge', 'inet', 'arp'];
+
+export class FirewallReconciler {
+  private readonly nft: NftRunner;
+  private readonly log: Logger;
+  private readonly netns: string | undefined;
+  /**
+   * Rendered skeleton -> the skeleton nft printed right after we loaded it, for the case where an
+   * nft version prints a rule differently than we render it: without this every pass would
+   * replace the table. Empty while rendering and printing agree (the normal case).
+   */
+  private readonly printedAs = new Map<string, string[]>();
+  private lastSkipped = '';
+
+  constructor(opts: { netns?: string; logger?: Logger; runner?: NftRunner } = {}) {
+    this.netns = opts.netns;
+    this.nft = opts.runner ?? nftRunner(opts.netns);
+    this.log = opts.logger ?? moduleLogger('firewall', opts.netns ? { netns: opts.netns } : {});
+  }
+
+  async reconcile(state: HostState): Promise<FirewallResult> {
+    const desired = desiredFirewall(state);
+    const skippedText = desired.skipped.map((s) => `${s.id}: ${s.reason}`).join('; ');
+    if (skippedText !== this.lastSkipped) {
+      if (skippedText) this.log.warn({ skipped: desired.skipped }, 'ports left out of port security');
+      this.lastSkipped = skippedText;
+    }
+    let writes = desired.needsBridgeNetfilter ? ensureBridgeNetfilter(this.netns) : 0;
+
+    const live = parseListing(await this.nft.run(['-s', 'list', 'ruleset']));
+    // Substitute what nft printed for a skeleton we loaded earlier, if it differed (see printedAs).
+    for (const t of desired.tables) {
+      const key = tableKey(t.family);
+      const have = live.get(key);
+      const printed = this.printedAs.get(skeletonLines(t).join('\n'));
+      if (have && printed && have.skeleton.join('\n') === printed.join('\n')) have.skeleton = skeletonLines(t);
+    }
+    const plan = planFirewall(desired.tables, live);
+    if (plan.script === '') return { writes };
+
+    try {
+      await this.nft.run(['-f', '-'], plan.script);
+    } catch (err) {
+      if (!(err instanceof NftCommandError) || plan.replaced.length === desired.tables.length) throw err;
+      // An element delta can race with a hand edit (an element already gone): replace instead.
+      this.log.warn({ err: err.message }, 'element update failed; replacing plumb tables');
+      writes++;
+      await this.nft.run(['-f', '-'], replaceAll(desired.tables).script);
+      plan.replaced = desired.tables.map((t) => tableKey(t.family));
+    }
+    writes++;
+    this.log.info({ replaced: plan.replaced, added: plan.added, deleted: plan.deleted }, 'port security rules updated');
+    if (plan.replaced.length > 0) await this.recordPrintedSkeletons(desired.tables.filter((t) => plan.replaced.includes(tableKey(t.family))));
+    return { writes };
+  }
+
+  /** Remove plumb's tables (agent shutdown with --cleanup, tests). Other tables stay. */
+  async remove(): Promise<void> {
+    const script = FAMILIES.map((f) => `table ${tableKey(f)}\ndelete table ${tableKey(f)}\n`).join('');
+    await this.nft.run(['-f', '-'], script);
+    this.printedAs.clear();
+  }
+
+  private async recordPrintedSkeletons(tables: ReturnType<typeof desiredFirewall>['tables']): Promise<void> {
+    const live = parseListing(await this.nft.run(['-s', 'list', 'ruleset']));
+    for (const t of tables) {
+      const rendered = skeletonLines(t);
+      const printed = live.get(tableKey(t.family))?.skeleton;
+      if (!printed || printed.join('\n') === rendered.join('\n')) continue;
+      this.log.warn({ table: tableKey(t.family) }, 'nft prints this table differently from how plumb renders it; comparing against the printed form');
+      this.printedAs.set(rendered.join('\n'), printed);
+    }
+  }
+}
