@@ -54,6 +54,21 @@ async function startVirtiofsd(sock: string, source: string, cache: 'always' | 'n
   return fsd;
 }
 
+// Shell helpers every guest script gets. `barrier NAME` waits for the host's `Guest.release`
+// (see `barrier()` below), so guests on both ends of a link can line up their steps.
+const guestPrelude = `ctl=${guestCtlDir}
+barrier() {
+  : > "$ctl/$1.reached"; n=0
+  while [ ! -e "$ctl/$1.go" ]; do sleep 0.1; n=$((n+1)); [ $n -lt 1800 ] || { echo "barrier $1: host never released it"; return 1; }; done
+}
+`;
+
+/** Wait until every guest reached barrier `name`, then release them all. */
+export async function barrier(guests: Guest[], name: string, timeoutMs = 120_000): Promise<void> {
+  await Promise.all(guests.map((g) => g.reached(name, timeoutMs)));
+  for (const g of guests) g.release(name);
+}
+
 export class Guest {
   private output = '';
   private exited: Promise<number>;
@@ -81,7 +96,7 @@ export class Guest {
     const dir = path.join(runDir, `${opts.name}-${randomBytes(3).toString('hex')}`);
     const ctl = path.join(dir, 'ctl');
     mkdirSync(ctl, { recursive: true });
-    writeFileSync(path.join(ctl, 'guest.sh'), opts.script);
+    writeFileSync(path.join(ctl, 'guest.sh'), guestPrelude + opts.script);
     const mem = opts.memoryMb ?? 512;
     // The host root is cached (fast exec of node/ip over FUSE); the ctl share is not (live files).
     const rootSock = path.join(dir, 'root.sock');
@@ -171,6 +186,23 @@ export class Guest {
       this.listeners.add(listener);
       check();
     });
+  }
+
+  /** Resolves when the guest script ran `barrier NAME`; rejects if the guest ends first. */
+  async reached(name: string, timeoutMs = 120_000): Promise<void> {
+    const file = path.join(this.ctlDir, `${name}.reached`);
+    const deadline = Date.now() + timeoutMs;
+    while (!existsSync(file)) {
+      if (/PLUMB-GUEST-(EXIT|FATAL)/.test(this.output) || this.qemu.exitCode !== null) {
+        throw new GuestScriptError(this.name, Number(/PLUMB-GUEST-EXIT (\d+)/.exec(this.output)?.[1] ?? 255), `ended before barrier ${name}:\n${this.tail(60)}`);
+      }
+      if (Date.now() > deadline) throw new GuestTimeoutError(this.name, `barrier ${name}`, this.tail());
+      await sleep(100);
+    }
+  }
+
+  release(name: string): void {
+    writeFileSync(path.join(this.ctlDir, `${name}.go`), '');
   }
 
   /** Wait for the guest script to finish; throws GuestScriptError when it exited non-zero. */
