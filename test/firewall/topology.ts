@@ -101,8 +101,9 @@ export function tcpConnects(from: string, hostAddr: string, port: number): boole
 }
 
 /** A socat listener answering "ok" on every connection, on IPv4 and IPv6. */
-export function tcpListen(ns: string, port: number): ChildProcess {
-  return background(ns, 'socat', [`TCP6-LISTEN:${port},reuseaddr,fork,ipv6only=0`, 'SYSTEM:echo ok']);
+export function tcpListen(ns: string, port: number, ipv6 = true): ChildProcess {
+  const listen = ipv6 ? `TCP6-LISTEN:${port},reuseaddr,fork,ipv6only=0` : `TCP4-LISTEN:${port},reuseaddr,fork`;
+  return background(ns, 'socat', [listen, 'SYSTEM:echo ok']);
 }
 
 /** Poll `cond` until true or `timeoutMs` passes (links and neighbours settle asynchronously). */
