@@ -115,3 +115,22 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<bo
     await sleep(100);
   }
 }
+
+/** Capture on `dev` in `ns` with a tcpdump filter; `stop()` returns how many packets matched. */
+export async function capture(ns: string, dev: string, filter: string): Promise<{ stop: () => Promise<number> }> {
+  const p = background(ns, 'tcpdump', ['-n', '-l', '-i', dev, filter]);
+  let err = '';
+  let lines = 0;
+  p.stderr?.on('data', (b: Buffer) => (err += b.toString()));
+  p.stdout?.on('data', (b: Buffer) => (lines += b.toString().split('\n').filter((l) => l.trim() !== '').length));
+  await waitFor(() => err.includes('listening on'), 5000);
+  return {
+    stop: async () => {
+      await sleep(100);
+      const closed = new Promise<void>((r) => p.on('close', () => r()));
+      p.kill('SIGINT');
+      await closed;
+      return lines;
+    },
+  };
+}
