@@ -1,6 +1,6 @@
 // Real-kernel topologies for port-security tests: a host namespace holding a bridge (or IP-less
 // routed veths) and one namespace per VM, each VM's eth0 the peer of a host-side port.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Netns, ipIn, sh } from '../helpers/netns.js';
 
 export interface VmSpec {
@@ -16,13 +16,8 @@ export interface Vm extends VmSpec {
 }
 
 export function run(ns: string, cmd: string, args: string[], timeoutMs = 10_000): { ok: boolean; out: string } {
-  try {
-    const out = execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
-    return { ok: true, out };
-  } catch (e) {
-    const err = e as { stdout?: string; stderr?: string };
-    return { ok: false, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
-  }
+  const r = spawnSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
 
 export function sysctlSet(ns: string, key: string, value: string): void {
