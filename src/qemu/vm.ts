@@ -209,14 +209,14 @@ export class Guest {
   async result(timeoutMs = 120_000): Promise<GuestResult> {
     const m = await this.waitFor(/PLUMB-GUEST-(?:EXIT (\d+)|FATAL (.*))/, timeoutMs);
     await Promise.race([this.exited, sleep(5_000)]);
-    this.kill();
+    this.stop();
     const exitCode = m[1] !== undefined ? Number(m[1]) : 255;
     if (exitCode !== 0) throw new GuestScriptError(this.name, exitCode, this.tail(60));
     return { exitCode, console: this.output };
   }
 
-  /** Kill QEMU and virtiofsd by pid and remove the run directory. Idempotent. */
-  kill(): void {
+  /** Kill QEMU and virtiofsd by pid (the run directory stays for reading results). */
+  stop(): void {
     for (const p of [this.qemu, ...this.daemons]) {
       if (p.exitCode === null && p.signalCode === null && p.pid) {
         try {
@@ -226,6 +226,11 @@ export class Guest {
         }
       }
     }
+  }
+
+  /** Kill QEMU and virtiofsd by pid and remove the run directory. Idempotent. */
+  kill(): void {
+    this.stop();
     live.delete(this);
     rmSync(this.dir, { recursive: true, force: true });
   }
