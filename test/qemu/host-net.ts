@@ -55,3 +55,16 @@ export function capture(netns: string, dev: string, filter: string): { stop: () 
     },
   };
 }
+
+/** `plumb agent apply --netns NETNS --state FILE` on the host; returns its output, throws on non-zero. */
+export function agentApply(netns: string, stateFile: string, extra: string[] = []): string {
+  try {
+    return execFileSync('node', [path.join(repoRoot, 'bin', 'plumb.js'), 'agent', 'apply', '--netns', netns, '--state', stateFile, ...extra], {
+      encoding: 'utf8',
+      env: { ...process.env, PLUMB_LOG_LEVEL: 'warn' },
+    });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; status?: number };
+    throw new Error(`plumb agent apply exited ${e.status}: ${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
+}

@@ -10,7 +10,7 @@ import { Netns, ipIn, ipJson } from '../helpers/netns.js';
 import { Guest, barrier } from '../../src/qemu/vm.js';
 import { cacheDir } from '../../src/qemu/paths.js';
 import { withLock } from '../../src/qemu/lock.js';
-import { hostBridgeWithTaps } from './host-net.js';
+import { agentApply, agentCliAvailable, hostBridgeWithTaps } from './host-net.js';
 
 const gateway = '10.8.0.1';
 const vms = [
@@ -18,6 +18,17 @@ const vms = [
   { name: 'vm2', tap: 'vm2-tap', mac: 'aa:00:00:08:00:12', address: '10.8.0.12' },
 ];
 const pingCount = 100;
+
+/** The host's desired state for the agent: a CUSTOM network on the existing bridge, one tap per VM. */
+function hostState(): object {
+  return {
+    schemaVersion: 1,
+    generation: 1,
+    host: { name: 'qemu-tap-host', tapOwner: 0 },
+    networks: [{ id: 'priv', type: 'CUSTOM', bridge: 'priv', subnets: [{ cidr: '10.8.0.0/24', gateway }] }],
+    ports: vms.map((v) => ({ id: v.name, network: 'priv', mac: v.mac, addresses: [v.address], ifname: v.tap, tap: { owner: 0 } })),
+  };
+}
 
 // udhcpc calls this on every event; on "bound" it configures the lease and reports it.
 const udhcpcScript = `#!/bin/sh
@@ -81,7 +92,12 @@ describe('VMs on real taps on a private-network bridge (QEMU guests)', () => {
 
   it('guests get their bound addresses by DHCP, reach the gateway and each other, and lose no packet across a host-side re-apply', async () => {
     await withLock(path.join(cacheDir, 'guests.lock'), async () => {
-      const host = hostBridgeWithTaps(ns, 'pt-qt', 'priv', vms.map((v) => v.tap), `${gateway}/24`);
+      const useAgent = agentCliAvailable();
+      const stateFile = path.join(dhcpDir, 'state.json');
+      writeFileSync(stateFile, JSON.stringify(hostState()));
+      // With the agent, it creates the persistent taps; until then iproute2 does.
+      const host = hostBridgeWithTaps(ns, 'pt-qt', 'priv', useAgent ? [] : vms.map((v) => v.tap), `${gateway}/24`);
+      if (useAgent) expect(agentApply(host.netns, stateFile)).toMatch(/converged/);
       const linksBefore = ipJson<{ ifname: string; ifindex: number; flags: string[] }[]>(host.netns, 'link', 'show');
       procs.push(startStandInDhcp(host.netns, dhcpDir));
       for (const [i, vm] of vms.entries()) {
@@ -92,11 +108,15 @@ describe('VMs on real taps on a private-network bridge (QEMU guests)', () => {
       }
       await barrier(guests, 'addressed', 180_000);
       await barrier(guests, 'pinging', 120_000);
-      // INTEGRATION POINT (agent): re-run the agent here (`plumb agent apply` twice) once it
-      // creates taps; until then the host side is re-asserted with iproute2 (idempotent sets).
-      for (const vm of vms) {
-        ipIn(host.netns, 'link', 'set', vm.tap, 'master', 'priv');
-        ipIn(host.netns, 'link', 'set', vm.tap, 'up');
+      // The agent restarts twice while the guests ping: each run must find nothing to do.
+      // Until the agent CLI is available the host side is re-asserted with iproute2 instead.
+      if (useAgent) {
+        for (let i = 0; i < 2; i++) expect(agentApply(host.netns, stateFile)).toMatch(/: 0 kernel writes, .*converged/);
+      } else {
+        for (const vm of vms) {
+          ipIn(host.netns, 'link', 'set', vm.tap, 'master', 'priv');
+          ipIn(host.netns, 'link', 'set', vm.tap, 'up');
+        }
       }
       await barrier(guests, 'done', 120_000);
       const results = await Promise.all(guests.map((g) => g.result(60_000)));
