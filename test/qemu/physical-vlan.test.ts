@@ -7,7 +7,7 @@ import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { Netns } from '../helpers/netns.js';
 import { Guest, barrier } from '../../src/qemu/vm.js';
-import { cacheDir } from '../../src/qemu/paths.js';
+import { cacheDir, repoRoot } from '../../src/qemu/paths.js';
 import { withLock } from '../../src/qemu/lock.js';
 import { agentCliAvailable, capture, hostBridgeWithTaps } from './host-net.js';
 
@@ -44,8 +44,8 @@ ip link set p${v} master br${v}; ip link set p${v} up`)
   const build = useAgent
     ? `echo "objects: plumb agent apply"
 # No nftables modules in the guest initramfs: port security is not what this scenario proves.
-node /work/main/bin/plumb.js agent apply --no-firewall --state "$ctl/state.json"
-node /work/main/bin/plumb.js agent apply --no-firewall --state "$ctl/state.json" | tee "$ctl/second-apply.txt"
+node ${repoRoot}/bin/plumb.js agent apply --no-firewall --state "$ctl/state.json"
+node ${repoRoot}/bin/plumb.js agent apply --no-firewall --state "$ctl/state.json" | tee "$ctl/second-apply.txt"
 grep -q ": 0 kernel writes, .*converged" "$ctl/second-apply.txt" || { echo "second apply was not a no-op"; exit 1; }`
     : `echo "objects: iproute2 (plumb agent CLI not available yet)"
 ${byHand}`;
