@@ -215,7 +215,8 @@ function immutableMismatch(want: DesiredLink, have: Link, byName: Map<string, Li
 }
 
 function routeMatches(want: DesiredRoute, have: Route, oif: number | undefined): boolean {
-  return have.oifIndex === oif && sameAddr(have.gateway, want.gateway) && have.scope === want.scope;
+  // IPv6 has no route scopes: the kernel reports every IPv6 route as universe.
+  return have.oifIndex === oif && sameAddr(have.gateway, want.gateway) && (want.family === 6 || have.scope === want.scope);
 }
 
 function neighMatches(want: DesiredNeigh, have: Neigh): boolean {

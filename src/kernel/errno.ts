@@ -1,0 +1,28 @@
+// Netlink request errors -> plumb's typed kernel errors. The netlink package reports a
+// rejected request as `Error('Request rejected: <CODE>')`; the code is all we need.
+import { constants } from 'node:os';
+import { BusyError, ExistsError, KernelError, NotFoundError, UnsupportedError } from './errors.js';
+
+const errnos = constants.errno as Record<string, number>;
+
+export function toKernelError(op: string, err: unknown, detail?: string): KernelError {
+  if (err instanceof KernelError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const code = /Request rejected: (E[A-Z0-9]+|\d+)/.exec(message)?.[1] ?? (err as { code?: string }).code ?? 'EIO';
+  const errno = /^\d+$/.test(code) ? Number(code) : errnos[code] ?? 0;
+  switch (code) {
+    case 'ENOENT':
+    case 'ENODEV':
+    case 'ESRCH':
+    case 'EADDRNOTAVAIL':
+      return new NotFoundError(op, errno, code, detail);
+    case 'EEXIST':
+      return new ExistsError(op, errno, code, detail);
+    case 'EBUSY':
+      return new BusyError(op, errno, code, detail);
+    case 'EOPNOTSUPP':
+      return new UnsupportedError(op, errno, code, detail);
+    default:
+      return new KernelError(op, errno, code, detail ?? (code === 'EIO' ? message : undefined));
+  }
+}

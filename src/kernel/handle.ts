@@ -1,0 +1,252 @@
+// The KernelHandle over rtnetlink (the `netlink` package as transport, plumb's own codecs in
+// rtnl/), bound to one network namespace: its sockets are opened inside it. Requests are
+// pipelined: each gets its own sequence number, so hundreds can be in flight at once.
+import { readFileSync, writeFileSync, closeSync } from 'node:fs';
+import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
+import type { FdbEntry, KernelEvent, KernelEventKind, KernelHandle, Link, LinkChange, LinkSpec, Neigh, Route, Rule } from './types.js';
+import { announceFrame, sendFrame } from './announce.js';
+import { toKernelError } from './errno.js';
+import { NotFoundError } from './errors.js';
+import { openNetnsFd, withNetns } from './netns.js';
+import { createPersistentTap } from './tap.js';
+import { AF_BRIDGE, AF_INET, AF_INET6 } from './rtnl/addr.js';
+import { parseAttrs, readU32 } from './rtnl/attrs.js';
+import { NLM_F, NTF, RTA, RTM } from './rtnl/constants.js';
+import { linkChangeBody, linkCreateBody, linkIndexBody, parseLink } from './rtnl/links.js';
+import { ifinfomsg, rtmsg, fibRuleHdr } from './rtnl/messages.js';
+import { dumpBody, fdbBody, neighBody, parseFdb, parseNeigh } from './rtnl/neighbours.js';
+import { parseRoute, routeBody } from './rtnl/routes.js';
+import { parseRule, ruleBody } from './rtnl/rules.js';
+
+interface RawMessage {
+  type: number;
+  data: Buffer;
+}
+
+const GROUPS = ['LINK', 'NEIGH', 'IPV4_IFADDR', 'IPV4_ROUTE', 'IPV4_RULE', 'IPV6_IFADDR', 'IPV6_ROUTE', 'IPV6_RULE'] as const;
+
+class RtnlHandle implements KernelHandle {
+  private events: RtNetlinkSocket | undefined;
+  private readonly listeners = new Set<(e: KernelEvent) => void>();
+  private dumpQueue: Promise<unknown> = Promise.resolve();
+
+  // Two sockets: requests (pipelined, many in flight) and dumps. The netlink package can
+  // reassemble only one multipart reply at a time per socket, and an ACK arriving between
+  // the parts of a dump would cut it short, so dumps get their own socket, one at a time.
+  constructor(
+    private readonly sock: RtNetlinkSocket,
+    private readonly dumpSock: RtNetlinkSocket,
+    private readonly netns: string | undefined,
+  ) {}
+
+  private async request(op: string, type: number, body: Buffer, flags = 0, detail?: string): Promise<RawMessage[]> {
+    try {
+      const [msgs] = await this.sock.socket.request(type, [body], { flags });
+      return msgs as RawMessage[];
+    } catch (err) {
+      throw toKernelError(op, err, detail);
+    }
+  }
+
+  private dump(op: string, type: number, body: Buffer): Promise<RawMessage[]> {
+    const run = async (): Promise<RawMessage[]> => {
+      try {
+        const [msgs] = await this.dumpSock.socket.request(type, [body], { flags: NLM_F.DUMP });
+        // replies to RTM_GET* are RTM_NEW* (= GET - 2)
+        return (msgs as RawMessage[]).filter((m) => m.type === type - 2);
+      } catch (err) {
+        throw toKernelError(op, err);
+      }
+    };
+    const next = this.dumpQueue.then(run, run);
+    this.dumpQueue = next.catch(() => undefined);
+    return next;
+  }
+
+  async linkList(): Promise<Link[]> {
+    const msgs = await this.dump('link list', RTM.GETLINK, ifinfomsg());
+    return msgs.map((m) => parseLink(m.data)).filter((l): l is Link => l !== undefined);
+  }
+
+  async linkAdd(spec: LinkSpec): Promise<void> {
+    if (spec.kind === 'tap') {
+      try {
+        withNetns(this.netns, () => createPersistentTap({ name: spec.name, owner: spec.owner, group: spec.group, multiQueue: spec.multiQueue, vnetHdr: spec.vnetHdr }));
+      } catch (err) {
+        throw toKernelError(`tuntap add ${spec.name}`, err);
+      }
+      const index = await this.indexOf(spec.name);
+      await this.linkSet(index, { mtu: spec.mtu, alias: spec.alias });
+      return;
+    }
+    const peerFd = spec.kind === 'veth' ? openNetnsFd(spec.peerNetns) : undefined;
+    try {
+      await this.request(`link add ${spec.name} type ${spec.kind}`, RTM.NEWLINK, linkCreateBody(spec, peerFd), NLM_F.CREATE | NLM_F.EXCL);
+    } finally {
+      if (peerFd !== undefined) closeSync(peerFd);
+    }
+    // IFLA_IFALIAS is ignored on creation by some kinds; set it in a second request.
+    const index = await this.indexOf(spec.name);
+    await this.linkSet(index, { alias: spec.alias });
+  }
+
+  private async indexOf(name: string): Promise<number> {
+    const body = Buffer.concat([ifinfomsg(), Buffer.from(strAttr(name))]);
+    const msgs = await this.request(`link show ${name}`, RTM.GETLINK, body);
+    const link = msgs.map((m) => parseLink(m.data)).find((l) => l?.name === name);
+    if (!link) throw new NotFoundError(`link show ${name}`, 19, 'ENODEV');
+    return link.index;
+  }
+
+  async linkSet(index: number, change: LinkChange): Promise<void> {
+    await this.request(`link set #${index}`, RTM.NEWLINK, linkChangeBody(index, change));
+  }
+
+  async linkDel(index: number): Promise<void> {
+    await this.request(`link del #${index}`, RTM.DELLINK, linkIndexBody(index));
+  }
+
+  async routeList(): Promise<Route[]> {
+    const [v4, v6] = await Promise.all([
+      this.dump('route list', RTM.GETROUTE, rtmsg({ family: AF_INET, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0 })),
+      this.dump('route list', RTM.GETROUTE, rtmsg({ family: AF_INET6, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0 })),
+    ]);
+    return [...v4, ...v6].map((m) => parseRoute(m.data)).filter((r): r is Route => r !== undefined);
+  }
+
+  async routeReplace(route: Route): Promise<void> {
+    await this.request(`route replace ${route.dst} table ${route.table}`, RTM.NEWROUTE, routeBody(route), NLM_F.CREATE | NLM_F.REPLACE);
+  }
+
+  async routeDel(route: Route): Promise<void> {
+    await this.request(`route del ${route.dst} table ${route.table}`, RTM.DELROUTE, routeBody(route));
+  }
+
+  async ruleList(): Promise<Rule[]> {
+    const [v4, v6] = await Promise.all([
+      this.dump('rule list', RTM.GETRULE, fibRuleHdr({ family: AF_INET, table: 0, action: 0 })),
+      this.dump('rule list', RTM.GETRULE, fibRuleHdr({ family: AF_INET6, table: 0, action: 0 })),
+    ]);
+    return [...v4, ...v6].map((m) => parseRule(m.data)).filter((r): r is Rule => r !== undefined);
+  }
+
+  async ruleAdd(rule: Rule): Promise<void> {
+    await this.request(`rule add iif ${rule.iifName ?? '*'} table ${rule.table}`, RTM.NEWRULE, ruleBody(rule), NLM_F.CREATE | NLM_F.EXCL);
+  }
+
+  async ruleDel(rule: Rule): Promise<void> {
+    await this.request(`rule del iif ${rule.iifName ?? '*'} table ${rule.table}`, RTM.DELRULE, ruleBody(rule));
+  }
+
+  async neighList(): Promise<Neigh[]> {
+    const [plain, proxy] = await Promise.all([
+      this.dump('neigh list', RTM.GETNEIGH, dumpBody(0)),
+      this.dump('neigh list proxy', RTM.GETNEIGH, dumpBody(0, NTF.PROXY)),
+    ]);
+    return [...plain, ...proxy].map((m) => parseNeigh(m.data)).filter((n): n is Neigh => n !== undefined);
+  }
+
+  async neighReplace(neigh: Neigh): Promise<void> {
+    await this.request(`neigh replace ${neigh.address}`, RTM.NEWNEIGH, neighBody(neigh), NLM_F.CREATE | NLM_F.REPLACE);
+  }
+
+  async neighDel(neigh: Neigh): Promise<void> {
+    await this.request(`neigh del ${neigh.address}`, RTM.DELNEIGH, neighBody(neigh));
+  }
+
+  async fdbList(ifIndex: number): Promise<FdbEntry[]> {
+    const msgs = await this.dump('fdb list', RTM.GETNEIGH, dumpBody(AF_BRIDGE));
+    return msgs.map((m) => parseFdb(m.data)).filter((e): e is FdbEntry => e !== undefined && e.ifIndex === ifIndex);
+  }
+
+  async fdbAppend(entry: FdbEntry): Promise<void> {
+    await this.request(`fdb append ${entry.mac} dst ${entry.dst}`, RTM.NEWNEIGH, fdbBody(entry), NLM_F.CREATE | NLM_F.APPEND);
+  }
+
+  async fdbDel(entry: FdbEntry): Promise<void> {
+    await this.request(`fdb del ${entry.mac} dst ${entry.dst}`, RTM.DELNEIGH, fdbBody(entry));
+  }
+
+  sysctlGet(path: string): string | undefined {
+    return withNetns(this.netns, () => {
+      try {
+        return readFileSync(`/proc/sys/${path}`, 'utf8').trim();
+      } catch {
+        return undefined;
+      }
+    });
+  }
+
+  sysctlSet(path: string, value: string): void {
+    withNetns(this.netns, () => writeFileSync(`/proc/sys/${path}`, value));
+  }
+
+  async announce(ifIndex: number, address: string, mac: string): Promise<void> {
+    sendFrame(this.netns, ifIndex, announceFrame(address, mac));
+  }
+
+  subscribe(listener: (event: KernelEvent) => void): () => void {
+    if (!this.events) {
+      const sock = withNetns(this.netns, () => createRtNetlink());
+      for (const g of GROUPS) sock.addMembership(g);
+      sock.socket.on('message', (msgs) => {
+        for (const m of msgs as RawMessage[]) {
+          const e = toEvent(m);
+          if (e) for (const l of this.listeners) l(e);
+        }
+      });
+      this.events = sock;
+    }
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0 && this.events) {
+        this.events.socket.close();
+        this.events = undefined;
+      }
+    };
+  }
+
+  close(): void {
+    this.events?.socket.close();
+    this.events = undefined;
+    this.sock.socket.close();
+    this.dumpSock.socket.close();
+  }
+}
+
+function strAttr(name: string): Buffer {
+  const payload = Buffer.concat([Buffer.from(name), Buffer.from([0])]);
+  const len = 4 + payload.length;
+  const out = Buffer.alloc((len + 3) & ~3);
+  out.writeUInt16LE(len, 0);
+  out.writeUInt16LE(3 /* IFLA_IFNAME */, 2);
+  payload.copy(out, 4);
+  return out;
+}
+
+function toEvent(m: RawMessage): KernelEvent | undefined {
+  const kinds: Record<number, [KernelEventKind, boolean]> = {
+    16: ['link', false], 17: ['link', true],
+    20: ['addr', false], 21: ['addr', true],
+    24: ['route', false], 25: ['route', true],
+    28: ['neigh', false], 29: ['neigh', true],
+    32: ['rule', false], 33: ['rule', true],
+  };
+  const k = kinds[m.type];
+  if (!k) return undefined;
+  const [kind, deleted] = k;
+  let ifIndex: number | undefined;
+  if ((kind === 'link' || kind === 'neigh' || kind === 'addr') && m.data.length >= 8) ifIndex = m.data.readInt32LE(4);
+  if (kind === 'route' && m.data.length >= 12) ifIndex = readU32(parseAttrs(m.data.subarray(12)).get(RTA.OIF));
+  return { kind, deleted, ifIndex };
+}
+
+/** Open a handle bound to named namespace `netns` (or the current one). */
+export async function openKernelHandle(opts: { netns?: string } = {}): Promise<KernelHandle> {
+  const [sock, dumpSock] = withNetns(opts.netns, () => [createRtNetlink(), createRtNetlink()]);
+  // large dumps (thousands of routes) must not overflow the default receive buffer
+  dumpSock.socket.setRecvBufferSize(8 * 1024 * 1024);
+  sock.socket.setRecvBufferSize(8 * 1024 * 1024);
+  return new RtnlHandle(sock, dumpSock, opts.netns);
+}

@@ -1,0 +1,59 @@
+// Persistent tap devices through /dev/net/tun (TUNSETIFF, TUNSETOWNER, TUNSETGROUP,
+// TUNSETPERSIST), the way `ip tuntap add` does it, without spawning a process. The tap is
+// created in the namespace of the thread that opens /dev/net/tun, so callers wrap this in
+// withNetns.
+import { closeSync, openSync } from 'node:fs';
+import koffi from 'koffi';
+import { KernelError, ExistsError, BusyError } from './errors.js';
+
+const libc = koffi.load('libc.so.6');
+const ioctlPtr = libc.func('int ioctl(int fd, unsigned long req, void *arg)');
+// Same symbol, integer third argument (TUNSETOWNER/GROUP/PERSIST take the value itself).
+const ioctlInt = libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']);
+const errnoLocation = libc.func('int *__errno_location()');
+
+const TUNSETIFF = 0x400454ca;
+const TUNSETPERSIST = 0x400454cb;
+const TUNSETOWNER = 0x400454cc;
+const TUNSETGROUP = 0x400454ce;
+const IFF_TAP = 0x0002;
+const IFF_NO_PI = 0x1000;
+const IFF_VNET_HDR = 0x4000;
+const IFF_MULTI_QUEUE = 0x0100;
+const IFF_TUN_EXCL = 0x8000;
+
+function errno(): number {
+  return koffi.decode(errnoLocation(), 'int') as number;
+}
+
+function fail(op: string, name: string): never {
+  const e = errno();
+  if (e === 17) throw new ExistsError(op, e, 'EEXIST', name);
+  if (e === 16) throw new BusyError(op, e, 'EBUSY', name);
+  throw new KernelError(op, e, `errno ${e}`, name);
+}
+
+export interface TapOptions {
+  name: string;
+  owner: number | undefined;
+  group: number | undefined;
+  multiQueue: boolean;
+  vnetHdr: boolean;
+}
+
+/** Create a persistent tap (fails with ExistsError if a device of that name exists). */
+export function createPersistentTap(o: TapOptions): void {
+  const fd = openSync('/dev/net/tun', 'r+');
+  try {
+    const ifr = Buffer.alloc(40);
+    ifr.write(o.name, 0, 15, 'utf8');
+    const flags = IFF_TAP | IFF_NO_PI | IFF_TUN_EXCL | (o.vnetHdr ? IFF_VNET_HDR : 0) | (o.multiQueue ? IFF_MULTI_QUEUE : 0);
+    ifr.writeUInt16LE(flags, 16);
+    if (ioctlPtr(fd, TUNSETIFF, ifr) < 0) fail('TUNSETIFF', o.name);
+    if (o.owner !== undefined && ioctlInt(fd, TUNSETOWNER, o.owner) < 0) fail('TUNSETOWNER', o.name);
+    if (o.group !== undefined && ioctlInt(fd, TUNSETGROUP, o.group) < 0) fail('TUNSETGROUP', o.name);
+    if (ioctlInt(fd, TUNSETPERSIST, 1) < 0) fail('TUNSETPERSIST', o.name);
+  } finally {
+    closeSync(fd);
+  }
+}
