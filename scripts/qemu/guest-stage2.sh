@@ -12,6 +12,10 @@ mount -t tmpfs run /run
 mount -t tmpfs tmp /tmp
 arg() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 hostname "$(arg plumb_name)"
+# The guest kernel's modules (unpacked in the host's cache, with depmod's index) at their usual
+# place, so the kernel's on-demand module requests (nf_tables, dummy, ...) use kmod's modprobe.
+mkdir -p "/lib/modules/$(uname -r)" && mount --bind "$(arg plumb_modules)" "/lib/modules/$(uname -r)"
+echo /sbin/modprobe > /proc/sys/kernel/modprobe
 ip link set lo up
 echo "PLUMB-GUEST-READY $(uname -r) uptime $(cut -d" " -f1 /proc/uptime)"
 cd /tmp

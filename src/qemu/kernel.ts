@@ -42,7 +42,7 @@ export function ensureKernel(): GuestKernel {
   const root = path.join(cacheDir, 'kernel', release);
   const vmlinuz = path.join(root, 'boot', `vmlinuz-${release}`);
   const modulesDir = path.join(root, 'lib', 'modules', release);
-  if (existsSync(vmlinuz) && existsSync(modulesDir)) return { release, vmlinuz, modulesDir };
+  if (existsSync(vmlinuz) && existsSync(path.join(modulesDir, 'modules.dep'))) return { release, vmlinuz, modulesDir };
 
   const debs = path.join(cacheDir, 'debs');
   mkdirSync(debs, { recursive: true });
@@ -56,6 +56,9 @@ export function ensureKernel(): GuestKernel {
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   run('dpkg-deb', ['-x', path.join(debs, deb), tmp]);
+  // The package ships no modules.dep/modules.alias (depmod runs on install); generate them so
+  // the guest's modprobe (the host's kmod, over virtiofs) can load any module on demand.
+  run('depmod', ['-b', tmp, release]);
   rmSync(root, { recursive: true, force: true });
   renameSync(tmp, root);
   if (!existsSync(vmlinuz)) throw new KernelFetchError(`${deb} has no boot/vmlinuz-${release}`);

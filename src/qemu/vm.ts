@@ -113,7 +113,7 @@ export class Guest {
 
     const append = [
       'console=ttyS0', 'quiet', 'loglevel=3', 'panic=-1', 'net.ifnames=0',
-      `plumb_stage2=${guestStage2}`, `plumb_name=${opts.name}`,
+      `plumb_stage2=${guestStage2}`, `plumb_name=${opts.name}`, `plumb_modules=${kernel.modulesDir}`,
     ].join(' ');
     const args = [
       '-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', `${mem}`,

@@ -25,14 +25,24 @@ describe('QEMU harness', () => {
     expect(statSync(first).mtimeMs).toBe(mtime);
   });
 
-  it('boots the stock Debian cloud kernel with 8021q and runs a script from the shared host root', async () => {
+  it('boots the stock Debian cloud kernel with 8021q, runs node from the shared host root, loads other modules on demand', async () => {
     await withLock(path.join(cacheDir, 'guests.lock'), async () => {
-      const g = await Guest.start({ name: 'smoke', script: 'uname -r\ngrep -q "^8021q " /proc/modules && echo PLUMB-RESULT 8021q-loaded\nnode -e "console.log(\'PLUMB-RESULT node\', process.version)"\n' });
+      const g = await Guest.start({
+        name: 'smoke',
+        script: `grep -q "^8021q " /proc/modules && echo PLUMB-RESULT 8021q-loaded
+node -e "console.log('PLUMB-RESULT node', process.version)"
+ip link add probe0 type dummy && grep -q "^dummy " /proc/modules && echo PLUMB-RESULT dummy-on-demand
+nft add table inet probe && grep -q "^nf_tables " /proc/modules && echo PLUMB-RESULT nf_tables-on-demand
+`,
+      });
       try {
         const r = await g.result(120_000);
         expect(r.console).toContain(`PLUMB-GUEST-READY ${ensureKernel().release}`);
         expect(r.console).toContain('PLUMB-RESULT 8021q-loaded');
         expect(r.console).toContain(`PLUMB-RESULT node ${process.version}`);
+        // Modules outside the initramfs load on demand, as on a real Debian host.
+        expect(r.console).toContain('PLUMB-RESULT dummy-on-demand');
+        expect(r.console).toContain('PLUMB-RESULT nf_tables-on-demand');
       } finally {
         g.kill();
       }
