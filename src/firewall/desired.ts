@@ -4,10 +4,9 @@
 // `inet plumb` for both: bridged frames reach it through br_netfilter, tagged by a packet mark.
 import type { HostState, Network, Port } from '../state/schema.js';
 import { portIfname, MAC_FILTERED_VXLAN_NAME } from '../state/names.js';
-import { family } from '../util/ip.js';
 import type { TableSpec } from './spec.js';
 import * as R from './rules.js';
-import { addressText, ipv6AsInteger, isSafeIfname, macPrefixRange, quoted } from './elements.js';
+import { addressForms, isSafeIfname, macPrefixRange, quoted } from './elements.js';
 
 export interface SkippedPort {
   id: string;
@@ -40,10 +39,11 @@ function addGuard(g: GuardElements, name: string, port: Port): void {
   g.guarded.push(q);
   g.portMac.push(`${q} . ${port.mac.toLowerCase()}`);
   for (const a of port.addresses) {
-    if (family(a) === 4) g.portIp4.push(`${q} . ${addressText(a)}`);
+    const f = addressForms(a);
+    if (f.family === 4) g.portIp4.push(`${q} . ${f.text}`);
     else {
-      g.portIp6.push(`${q} . ${addressText(a)}`);
-      g.portNd.push(`${q} . ${ipv6AsInteger(a)}`);
+      g.portIp6.push(`${q} . ${f.text}`);
+      g.portNd.push(`${q} . ${f.ndTarget ?? ''}`);
     }
   }
 }

@@ -1,15 +1,21 @@
 // Port security on the host: make plumb's nftables tables (`bridge plumb`, `inet plumb`,
 // `arp plumb`) match the desired state, in one atomic `nft -f` batch per pass and only when
-// something differs. Other tables are never touched: the live state is read with one
+// something differs. Other tables are never touched: the live state is read with
 // `nft -s list ruleset`, and every command names a plumb table.
+//
+// Listing is the expensive step (tens of ms at 1,000 ports), so the reconciler remembers the
+// tables it last saw or wrote together with the kernel's ruleset generation: while that
+// generation has not moved, nobody has committed anything and the live tables are known
+// without listing. Any commit by anyone (a hand edit included) moves it, and the next pass lists.
 import type { HostState } from '../state/schema.js';
 import { logger as moduleLogger, type Logger } from '../util/log.js';
 import { desiredFirewall } from './desired.js';
-import { parseListing } from './listing.js';
+import { parseListing, type LiveTables } from './listing.js';
 import { planFirewall, replaceAll } from './plan.js';
 import { nftRunner, type NftRunner } from './nft.js';
 import { ensureBridgeNetfilter } from './bridge-netfilter.js';
-import { skeletonLines, tableKey, type NftFamily } from './spec.js';
+import { rulesetGeneration } from './generation.js';
+import { skeletonLines, tableKey, type NftFamily, type TableSpec } from './spec.js';
 import { NftCommandError } from './errors.js';
 
 export interface FirewallResult {
@@ -19,10 +25,19 @@ export interface FirewallResult {
 
 const FAMILIES: NftFamily[] = ['bridge', 'inet', 'arp'];
 
+/** Live tables as data, from specs we know are loaded. */
+function liveFromSpecs(tables: TableSpec[]): LiveTables {
+  return new Map(
+    tables.map((t) => [tableKey(t.family), { skeleton: skeletonLines(t), elements: new Map(t.sets.map((s) => [s.name, new Set(s.elements)])) }]),
+  );
+}
+
 export class FirewallReconciler {
   private readonly nft: NftRunner;
   private readonly log: Logger;
   private readonly netns: string | undefined;
+  /** The tables live at ruleset generation `generation` (see the header comment). */
+  private known: { generation: number; tables: TableSpec[] } | undefined;
   /**
    * Rendered skeleton -> the skeleton nft printed right after we loaded it, for the case where an
    * nft version prints a rule differently than we render it: without this every pass would
@@ -46,16 +61,20 @@ export class FirewallReconciler {
     }
     let writes = desired.needsBridgeNetfilter ? ensureBridgeNetfilter(this.netns) : 0;
 
-    const live = parseListing(await this.nft.run(['-s', 'list', 'ruleset']));
-    // Substitute what nft printed for a skeleton we loaded earlier, if it differed (see printedAs).
-    for (const t of desired.tables) {
-      const key = tableKey(t.family);
-      const have = live.get(key);
-      const printed = this.printedAs.get(skeletonLines(t).join('\n'));
-      if (have && printed && have.skeleton.join('\n') === printed.join('\n')) have.skeleton = skeletonLines(t);
+    const gen = rulesetGeneration(this.netns);
+    let live: LiveTables;
+    let seenAt: number | undefined = gen;
+    if (this.known?.generation === gen) live = liveFromSpecs(this.known.tables);
+    else {
+      live = await this.observe(desired.tables);
+      // Trust the listing only if nothing committed while nft was listing.
+      if (rulesetGeneration(this.netns) !== gen) seenAt = undefined;
     }
     const plan = planFirewall(desired.tables, live);
-    if (plan.script === '') return { writes };
+    if (plan.script === '') {
+      this.known = seenAt === undefined ? undefined : { generation: seenAt, tables: desired.tables };
+      return { writes };
+    }
 
     try {
       await this.nft.run(['-f', '-'], plan.script);
@@ -64,10 +83,15 @@ export class FirewallReconciler {
       // An element delta can race with a hand edit (an element already gone): replace instead.
       this.log.warn({ err: err.message }, 'element update failed; replacing plumb tables');
       writes++;
+      seenAt = undefined;
       await this.nft.run(['-f', '-'], replaceAll(desired.tables).script);
       plan.replaced = desired.tables.map((t) => tableKey(t.family));
     }
     writes++;
+    // Our batch is one commit: if the generation moved by exactly one, nobody else wrote in
+    // between and the live tables are now exactly `desired`.
+    const after = rulesetGeneration(this.netns);
+    this.known = seenAt !== undefined && after === ((seenAt + 1) >>> 0) ? { generation: after, tables: desired.tables } : undefined;
     this.log.info({ replaced: plan.replaced, added: plan.added, deleted: plan.deleted }, 'port security rules updated');
     if (plan.replaced.length > 0) await this.recordPrintedSkeletons(desired.tables.filter((t) => plan.replaced.includes(tableKey(t.family))));
     return { writes };
@@ -75,12 +99,24 @@ export class FirewallReconciler {
 
   /** Remove plumb's tables (agent shutdown with --cleanup, tests). Other tables stay. */
   async remove(): Promise<void> {
+    this.known = undefined;
     const script = FAMILIES.map((f) => `table ${tableKey(f)}\ndelete table ${tableKey(f)}\n`).join('');
     await this.nft.run(['-f', '-'], script);
-    this.printedAs.clear();
   }
 
-  private async recordPrintedSkeletons(tables: ReturnType<typeof desiredFirewall>['tables']): Promise<void> {
+  /** List the ruleset and parse plumb's tables out of it. */
+  private async observe(desired: TableSpec[]): Promise<LiveTables> {
+    const live = parseListing(await this.nft.run(['-s', 'list', 'ruleset']));
+    // Substitute what nft printed for a skeleton we loaded earlier, if it differed (see printedAs).
+    for (const t of desired) {
+      const have = live.get(tableKey(t.family));
+      const printed = this.printedAs.get(skeletonLines(t).join('\n'));
+      if (have && printed && have.skeleton.join('\n') === printed.join('\n')) have.skeleton = skeletonLines(t);
+    }
+    return live;
+  }
+
+  private async recordPrintedSkeletons(tables: TableSpec[]): Promise<void> {
     const live = parseListing(await this.nft.run(['-s', 'list', 'ruleset']));
     for (const t of tables) {
       const rendered = skeletonLines(t);

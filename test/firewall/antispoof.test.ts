@@ -105,6 +105,17 @@ describe('anti-spoofing on a bridge', () => {
     ipIn(a.ns, 'addr', 'del', '10.1.0.98/24', 'dev', 'eth0');
   });
 
+  it('restores a rule changed by hand (drop turned into accept)', async () => {
+    const listing = nft(host, '-a', 'list', 'chain', 'bridge', 'plumb', 'port_guard');
+    const handle = /ether saddr != @port_mac .* # handle (\d+)/.exec(listing)?.[1];
+    expect(handle).toBeDefined();
+    nft(host, 'replace', 'rule', 'bridge', 'plumb', 'port_guard', 'handle', handle!, 'iifname', '.', 'ether', 'saddr', '!=', '@port_mac', 'accept');
+    expect(nft(host, 'list', 'chain', 'bridge', 'plumb', 'port_guard')).not.toContain('"spoof_mac" drop');
+    expect((await fw.reconcile(state())).writes).toBe(1);
+    expect(nft(host, 'list', 'chain', 'bridge', 'plumb', 'port_guard')).toContain('iifname . ether saddr != @port_mac counter name "spoof_mac" drop');
+    expect((await fw.reconcile(state())).writes).toBe(0);
+  });
+
   it('restores a set element deleted by hand with an element update', async () => {
     nft(host, 'delete', 'element', 'bridge', 'plumb', 'guarded', '{ "vpa" }');
     expect((await fw.reconcile(state())).writes).toBe(1);
