@@ -83,15 +83,15 @@ function toBatch(ops: Op[]): { ip: string[]; bridge: string[]; sysctls: [string,
         break;
       case 'routeReplace': {
         const r = op.route;
-        late.push(`-${r.family} route replace ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev} table ${r.table}${r.scope === 'link' ? ' scope link' : ''} proto ${RTPROT_PLUMB}`);
+        late.push(`route replace ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev} table ${r.table}${r.scope === 'link' ? ' scope link' : ''} proto ${RTPROT_PLUMB}`);
         break;
       }
       case 'ruleAdd':
-        late.push(`-${op.rule.family} rule add priority ${RULE_PRIORITY} iif ${op.rule.iifName} table ${op.rule.table} protocol ${RTPROT_PLUMB}`);
+        late.push(`${op.rule.family === 6 ? '-6 ' : ''}rule add priority ${RULE_PRIORITY} iif ${op.rule.iifName} table ${op.rule.table} protocol ${RTPROT_PLUMB}`);
         break;
       case 'neighReplace': {
         const n = op.neigh;
-        late.push(n.proxy ? `-${n.family} neigh add proxy ${n.address} dev ${n.dev}` : `-${n.family} neigh replace ${n.address} lladdr ${n.lladdr} dev ${n.dev} nud permanent`);
+        late.push(n.proxy ? `neigh add proxy ${n.address} dev ${n.dev}` : `neigh replace ${n.address} lladdr ${n.lladdr} dev ${n.dev} nud permanent`);
         break;
       }
       case 'fdbAppend':
@@ -106,6 +106,8 @@ function toBatch(ops: Op[]): { ip: string[]; bridge: string[]; sysctls: [string,
         throw new Error(`unexpected op ${op.kind} in a cold converge`);
     }
   }
+  // ip -batch takes no per-line options: the bench state is IPv4-only, so anything else is a bug here
+  if (late.some((l) => l.startsWith('-6'))) throw new Error('bench-agent: IPv6 rules need a separate ip -6 -batch');
   // ip -batch runs lines in order: links, then (after all links exist) the rest, sorted like plumb's phases
   return { ip: [...ip, ...late.sort((a, b) => rank(a) - rank(b))], bridge, sysctls };
 }

@@ -64,7 +64,7 @@ export function buildDesiredKernel(state: HostState, observedLinks: readonly Lin
           unusable.add(net.id);
           break;
         }
-        routedNetworkObjects(net, out);
+        routedNetworkObjects(net, out, byName.get(net.uplink)?.carrier ?? false);
         break;
       case 'CUSTOM':
         if (byName.get(net.bridge)?.kind !== 'bridge') {
@@ -89,7 +89,9 @@ export function buildDesiredKernel(state: HostState, observedLinks: readonly Lin
     const link = portLink(port, net, state, mtuOf.get(net.id) ?? net.mtu, ids, problem);
     if (!link) continue;
     out.links.push(link);
-    if (net.type === 'IP_LESS_ROUTED') routedPortObjects(port, link.name, net, out);
+    if (net.type === 'IP_LESS_ROUTED') {
+      routedPortObjects(port, link.name, net, out, { port: byName.get(link.name)?.carrier ?? false, uplink: byName.get(net.uplink)?.carrier ?? false });
+    }
   }
   return out;
 }
@@ -154,7 +156,7 @@ function macFilteredObjects(state: HostState, byName: Map<string, Link>, out: De
   }
 }
 
-function routedNetworkObjects(net: RoutedNetwork, out: DesiredKernel): void {
+function routedNetworkObjects(net: RoutedNetwork, out: DesiredKernel, _uplinkCarrier: boolean): void {
   const owner: Owner = { kind: 'network', id: net.id };
   out.proxyScopes.push({ dev: net.uplink, cidrs: net.subnets.map((s) => s.cidr) });
   for (const s of net.subnets) {
@@ -168,7 +170,12 @@ function routedNetworkObjects(net: RoutedNetwork, out: DesiredKernel): void {
   }
 }
 
-function routedPortObjects(port: Port, dev: string, net: RoutedNetwork, out: DesiredKernel): void {
+/**
+ * Proxy (pneigh) entries exist only on devices with carrier: the kernel flushes them when a
+ * device loses carrier (neigh_carrier_down), e.g. when a VM stops. Desiring them only with
+ * carrier keeps passes write-free; the carrier-up link event brings them back.
+ */
+function routedPortObjects(port: Port, dev: string, net: RoutedNetwork, out: DesiredKernel, carrier: { port: boolean; uplink: boolean }): void {
   const owner: Owner = { kind: 'port', id: port.id };
   const families = new Set(net.subnets.map((s) => parseCidr(s.cidr).family));
   for (const fam of families) out.rules.push({ family: fam, iifName: dev, table: net.routingTable, owner });
@@ -177,7 +184,7 @@ function routedPortObjects(port: Port, dev: string, net: RoutedNetwork, out: Des
     out.sysctls.push({ path: `net/ipv6/conf/${dev}/proxy_ndp`, value: '1', owner });
     // The VM's IPv6 gateway answers on the tap through a proxy entry.
     for (const s of net.subnets) {
-      if (s.gateway && family(s.gateway) === 6) out.neighs.push({ family: 6, dev, address: s.gateway, lladdr: undefined, proxy: true, owner, announce: false });
+      if (carrier.port && s.gateway && family(s.gateway) === 6) out.neighs.push({ family: 6, dev, address: s.gateway, lladdr: undefined, proxy: true, owner, announce: false });
     }
   }
   for (const address of port.addresses) {
@@ -186,7 +193,7 @@ function routedPortObjects(port: Port, dev: string, net: RoutedNetwork, out: Des
     out.routes.push({ family: fam, dst, table: MAIN_TABLE, dev, gateway: undefined, scope: 'link', owner });
     out.routes.push({ family: fam, dst, table: net.routingTable, dev, gateway: undefined, scope: 'link', owner });
     out.neighs.push({ family: fam, dev, address, lladdr: port.mac, proxy: false, owner, announce: false });
-    out.neighs.push({ family: fam, dev: net.uplink, address, lladdr: undefined, proxy: true, owner, announce: true });
+    if (carrier.uplink) out.neighs.push({ family: fam, dev: net.uplink, address, lladdr: undefined, proxy: true, owner, announce: true });
   }
 }
 

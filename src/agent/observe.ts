@@ -19,16 +19,17 @@ export async function observeLinks(handle: KernelHandle): Promise<Link[]> {
 }
 
 export async function observe(handle: KernelHandle, links: Link[], sysctlPaths: Iterable<string>): Promise<Observed> {
-  const ownedVxlans = links.filter((l) => l.kind === 'vxlan' && isOwnedLink(l));
-  const [routes, rules, neighs, fdbLists] = await Promise.all([
+  const ownedVxlans = new Set(links.filter((l) => l.kind === 'vxlan' && isOwnedLink(l)).map((l) => l.index));
+  const [routes, rules, neighs, fdbAll] = await Promise.all([
     handle.routeList(),
     handle.ruleList(),
     handle.neighList(),
-    Promise.all(ownedVxlans.map((l) => handle.fdbList(l.index))),
+    ownedVxlans.size > 0 ? handle.fdbList() : Promise.resolve([]),
   ]);
-  const fdb = new Map<number, FdbEntry[]>();
-  ownedVxlans.forEach((l, i) => fdb.set(l.index, fdbLists[i] ?? []));
+  const fdb = new Map<number, FdbEntry[]>([...ownedVxlans].map((i) => [i, []]));
+  for (const e of fdbAll) fdb.get(e.ifIndex)?.push(e);
+  const found = handle.sysctlGet([...new Set(sysctlPaths)]);
   const sysctls = new Map<string, string | undefined>();
-  for (const p of new Set(sysctlPaths)) sysctls.set(p, handle.sysctlGet(p));
+  for (const p of new Set(sysctlPaths)) sysctls.set(p, found.get(p));
   return { links, routes, rules, neighs, fdb, sysctls };
 }

@@ -4,7 +4,7 @@
 import koffi from 'koffi';
 import ipaddr from 'ipaddr.js';
 import { KernelError } from './errors.js';
-import { withNetns } from './netns.js';
+import type { NetnsBinding } from './netns.js';
 
 const ETH_P_ARP = 0x0806;
 const ETH_P_IPV6 = 0x86dd;
@@ -77,20 +77,33 @@ const closeFn = libc.func('int close(int fd)');
 const AF_PACKET = 17;
 const SOCK_RAW = 3;
 
-/** Send one raw Ethernet frame out of `ifIndex` in namespace `netns`. */
-export function sendFrame(netns: string | undefined, ifIndex: number, frame: Buffer): void {
-  const fd = withNetns(netns, () => socketFn(AF_PACKET, SOCK_RAW, 0) as number);
-  if (fd < 0) throw new KernelError('socket(AF_PACKET)', 0, 'EPERM');
-  try {
+/**
+ * A raw AF_PACKET socket for sending frames in one namespace. Kept open: closing a packet
+ * socket waits for an RCU grace period (~10 ms), which made per-announcement sockets dominate
+ * a cold converge.
+ */
+export class FrameSender {
+  private fd = -1;
+
+  constructor(private readonly ns: NetnsBinding) {}
+
+  send(ifIndex: number, frame: Buffer): void {
+    if (this.fd < 0) {
+      this.fd = this.ns.run(() => socketFn(AF_PACKET, SOCK_RAW, 0) as number);
+      if (this.fd < 0) throw new KernelError('socket(AF_PACKET)', 0, 'EPERM');
+    }
     const sll = Buffer.alloc(20);
     sll.writeUInt16LE(AF_PACKET, 0);
     sll.writeUInt16BE(frame.readUInt16BE(12), 2);
     sll.writeInt32LE(ifIndex, 4);
     sll.writeUInt8(6, 11);
     frame.copy(sll, 12, 0, 6);
-    if ((sendtoFn(fd, frame, frame.length, 0, sll, sll.length) as number) < 0) throw new KernelError('sendto(AF_PACKET)', 0, 'EIO');
-  } finally {
-    closeFn(fd);
+    if ((sendtoFn(this.fd, frame, frame.length, 0, sll, sll.length) as number) < 0) throw new KernelError('sendto(AF_PACKET)', 0, 'EIO', `ifindex ${ifIndex}`);
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeFn(this.fd);
+    this.fd = -1;
   }
 }
 

@@ -4,10 +4,9 @@
 import { readFileSync, writeFileSync, closeSync } from 'node:fs';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import type { FdbEntry, KernelEvent, KernelEventKind, KernelHandle, Link, LinkChange, LinkSpec, Neigh, Route, Rule } from './types.js';
-import { announceFrame, sendFrame } from './announce.js';
+import { announceFrame, FrameSender } from './announce.js';
 import { toKernelError } from './errno.js';
-import { NotFoundError } from './errors.js';
-import { openNetnsFd, withNetns } from './netns.js';
+import { NetnsBinding, openNetnsFd } from './netns.js';
 import { createPersistentTap } from './tap.js';
 import { AF_BRIDGE, AF_INET, AF_INET6 } from './rtnl/addr.js';
 import { parseAttrs, readU32 } from './rtnl/attrs.js';
@@ -29,6 +28,7 @@ class RtnlHandle implements KernelHandle {
   private events: RtNetlinkSocket | undefined;
   private readonly listeners = new Set<(e: KernelEvent) => void>();
   private dumpQueue: Promise<unknown> = Promise.resolve();
+  private readonly frames: FrameSender;
 
   // Two sockets: requests (pipelined, many in flight) and dumps. The netlink package can
   // reassemble only one multipart reply at a time per socket, and an ACK arriving between
@@ -36,8 +36,10 @@ class RtnlHandle implements KernelHandle {
   constructor(
     private readonly sock: RtNetlinkSocket,
     private readonly dumpSock: RtNetlinkSocket,
-    private readonly netns: string | undefined,
-  ) {}
+    private readonly ns: NetnsBinding,
+  ) {
+    this.frames = new FrameSender(ns);
+  }
 
   private async request(op: string, type: number, body: Buffer, flags = 0, detail?: string): Promise<RawMessage[]> {
     try {
@@ -71,12 +73,11 @@ class RtnlHandle implements KernelHandle {
   async linkAdd(spec: LinkSpec): Promise<void> {
     if (spec.kind === 'tap') {
       try {
-        withNetns(this.netns, () => createPersistentTap({ name: spec.name, owner: spec.owner, group: spec.group, multiQueue: spec.multiQueue, vnetHdr: spec.vnetHdr }));
+        this.ns.run(() => createPersistentTap({ name: spec.name, owner: spec.owner, group: spec.group, multiQueue: spec.multiQueue, vnetHdr: spec.vnetHdr }));
       } catch (err) {
         throw toKernelError(`tuntap add ${spec.name}`, err);
       }
-      const index = await this.indexOf(spec.name);
-      await this.linkSet(index, { mtu: spec.mtu, alias: spec.alias });
+      await this.linkSetByName(spec.name, { mtu: spec.mtu, alias: spec.alias });
       return;
     }
     const peerFd = spec.kind === 'veth' ? openNetnsFd(spec.peerNetns) : undefined;
@@ -85,17 +86,14 @@ class RtnlHandle implements KernelHandle {
     } finally {
       if (peerFd !== undefined) closeSync(peerFd);
     }
-    // IFLA_IFALIAS is ignored on creation by some kinds; set it in a second request.
-    const index = await this.indexOf(spec.name);
-    await this.linkSet(index, { alias: spec.alias });
+    // IFLA_IFALIAS is ignored on creation by the kernel; set it in a second request.
+    await this.linkSetByName(spec.name, { alias: spec.alias });
   }
 
-  private async indexOf(name: string): Promise<number> {
-    const body = Buffer.concat([ifinfomsg(), Buffer.from(strAttr(name))]);
-    const msgs = await this.request(`link show ${name}`, RTM.GETLINK, body);
-    const link = msgs.map((m) => parseLink(m.data)).find((l) => l?.name === name);
-    if (!link) throw new NotFoundError(`link show ${name}`, 19, 'ENODEV');
-    return link.index;
+  /** RTM_NEWLINK addressed by IFLA_IFNAME (ifindex 0): no lookup round trip for new devices. */
+  private async linkSetByName(name: string, change: LinkChange): Promise<void> {
+    const body = Buffer.concat([linkChangeBody(0, change), strAttr(name)]);
+    await this.request(`link set ${name}`, RTM.NEWLINK, body);
   }
 
   async linkSet(index: number, change: LinkChange): Promise<void> {
@@ -154,9 +152,9 @@ class RtnlHandle implements KernelHandle {
     await this.request(`neigh del ${neigh.address}`, RTM.DELNEIGH, neighBody(neigh));
   }
 
-  async fdbList(ifIndex: number): Promise<FdbEntry[]> {
+  async fdbList(): Promise<FdbEntry[]> {
     const msgs = await this.dump('fdb list', RTM.GETNEIGH, dumpBody(AF_BRIDGE));
-    return msgs.map((m) => parseFdb(m.data)).filter((e): e is FdbEntry => e !== undefined && e.ifIndex === ifIndex);
+    return msgs.map((m) => parseFdb(m.data)).filter((e): e is FdbEntry => e !== undefined);
   }
 
   async fdbAppend(entry: FdbEntry): Promise<void> {
@@ -167,27 +165,32 @@ class RtnlHandle implements KernelHandle {
     await this.request(`fdb del ${entry.mac} dst ${entry.dst}`, RTM.DELNEIGH, fdbBody(entry));
   }
 
-  sysctlGet(path: string): string | undefined {
-    return withNetns(this.netns, () => {
-      try {
-        return readFileSync(`/proc/sys/${path}`, 'utf8').trim();
-      } catch {
-        return undefined;
+  sysctlGet(paths: readonly string[]): Map<string, string> {
+    // one namespace switch for the whole batch
+    return this.ns.run(() => {
+      const out = new Map<string, string>();
+      for (const p of paths) {
+        try {
+          out.set(p, readFileSync(`/proc/sys/${p}`, 'utf8').trim());
+        } catch {
+          /* absent: the device does not exist (yet) */
+        }
       }
+      return out;
     });
   }
 
   sysctlSet(path: string, value: string): void {
-    withNetns(this.netns, () => writeFileSync(`/proc/sys/${path}`, value));
+    this.ns.run(() => writeFileSync(`/proc/sys/${path}`, value));
   }
 
   async announce(ifIndex: number, address: string, mac: string): Promise<void> {
-    sendFrame(this.netns, ifIndex, announceFrame(address, mac));
+    this.frames.send(ifIndex, announceFrame(address, mac));
   }
 
   subscribe(listener: (event: KernelEvent) => void): () => void {
     if (!this.events) {
-      const sock = withNetns(this.netns, () => createRtNetlink());
+      const sock = this.ns.run(() => createRtNetlink());
       for (const g of GROUPS) sock.addMembership(g);
       sock.socket.on('message', (msgs) => {
         for (const m of msgs as RawMessage[]) {
@@ -210,6 +213,8 @@ class RtnlHandle implements KernelHandle {
   close(): void {
     this.events?.socket.close();
     this.events = undefined;
+    this.frames.close();
+    this.ns.close();
     this.sock.socket.close();
     this.dumpSock.socket.close();
   }
@@ -244,9 +249,10 @@ function toEvent(m: RawMessage): KernelEvent | undefined {
 
 /** Open a handle bound to named namespace `netns` (or the current one). */
 export async function openKernelHandle(opts: { netns?: string } = {}): Promise<KernelHandle> {
-  const [sock, dumpSock] = withNetns(opts.netns, () => [createRtNetlink(), createRtNetlink()]);
+  const ns = new NetnsBinding(opts.netns);
+  const [sock, dumpSock] = ns.run(() => [createRtNetlink(), createRtNetlink()]);
   // large dumps (thousands of routes) must not overflow the default receive buffer
   dumpSock.socket.setRecvBufferSize(8 * 1024 * 1024);
   sock.socket.setRecvBufferSize(8 * 1024 * 1024);
-  return new RtnlHandle(sock, dumpSock, opts.netns);
+  return new RtnlHandle(sock, dumpSock, ns);
 }

@@ -47,22 +47,47 @@ export function openNetnsFd(name: string): number {
  */
 export function withNetns<T>(name: string | undefined, fn: () => T): T {
   if (name === undefined) return fn();
-  const target = openNetnsFd(name);
-  // thread-self, not self: setns changes only this thread, and we must return to its namespace.
-  const original = openSync('/proc/thread-self/ns/net', 'r');
+  const binding = new NetnsBinding(name);
   try {
-    if (setnsNative(target, CLONE_NEWNET) !== 0) throw new SetnsError(name, lastErrno());
+    return binding.run(fn);
+  } finally {
+    binding.close();
+  }
+}
+
+/**
+ * A namespace held open for repeated switches (a kernel handle creating taps and writing
+ * sysctls): opening /run/netns files for every switch showed up in profiles. Holding the fd
+ * keeps the namespace alive exactly as the handle's netlink sockets already do.
+ */
+export class NetnsBinding {
+  private target: number | undefined;
+  private original: number | undefined;
+
+  constructor(readonly name: string | undefined) {
+    if (name === undefined) return;
+    this.target = openNetnsFd(name);
+    // thread-self, not self: setns changes only this thread, and we must return to its namespace.
+    this.original = openSync('/proc/thread-self/ns/net', 'r');
+  }
+
+  run<T>(fn: () => T): T {
+    if (this.target === undefined || this.original === undefined) return fn();
+    if (setnsNative(this.target, CLONE_NEWNET) !== 0) throw new SetnsError(this.name ?? '', lastErrno());
     try {
       return fn();
     } finally {
-      if (setnsNative(original, CLONE_NEWNET) !== 0) {
+      if (setnsNative(this.original, CLONE_NEWNET) !== 0) {
         // Continuing in the wrong namespace would corrupt every later operation.
-        process.stderr.write(`plumb: FATAL: could not return from netns '${name}' (errno ${lastErrno()})\n`);
+        process.stderr.write(`plumb: FATAL: could not return from netns '${this.name ?? ''}' (errno ${lastErrno()})\n`);
         process.abort();
       }
     }
-  } finally {
-    closeSync(target);
-    closeSync(original);
+  }
+
+  close(): void {
+    if (this.target !== undefined) closeSync(this.target);
+    if (this.original !== undefined) closeSync(this.original);
+    this.target = this.original = undefined;
   }
 }

@@ -12,6 +12,8 @@ interface LinkCommon {
   mtu: number;
   /** IFF_UP administratively set. */
   up: boolean;
+  /** IFF_LOWER_UP: the device has carrier (a tap: a VM has it open; a veth: both ends up). */
+  carrier: boolean;
   /** Lower-case colon MAC; '' for devices without one. */
   mac: string;
   /** IFLA_IFALIAS; plumb marks what it owns with `plumb:<owner>`. */
@@ -201,15 +203,15 @@ export interface KernelHandle {
   /** `ip neigh del ...` */
   neighDel(neigh: Neigh): Promise<void>;
 
-  /** `bridge fdb show dev D` restricted to entries with a remote dst. */
-  fdbList(ifIndex: number): Promise<FdbEntry[]>;
+  /** `bridge fdb show`: every entry with a remote dst (VXLAN devices), in one dump. */
+  fdbList(): Promise<FdbEntry[]>;
   /** `bridge fdb append MAC dev D dst REMOTE self permanent` */
   fdbAppend(entry: FdbEntry): Promise<void>;
   /** `bridge fdb del MAC dev D dst REMOTE self` */
   fdbDel(entry: FdbEntry): Promise<void>;
 
-  /** Read /proc/sys/<path> in this namespace, e.g. `net/ipv4/conf/tap1/proxy_arp`. undefined if absent. */
-  sysctlGet(path: string): string | undefined;
+  /** Read /proc/sys/<path> for each path in this namespace (e.g. `net/ipv4/conf/tap1/proxy_arp`); absent files are left out. */
+  sysctlGet(paths: readonly string[]): Map<string, string>;
   /** Write /proc/sys/<path> in this namespace. */
   sysctlSet(path: string, value: string): void;
 

@@ -7,9 +7,17 @@ export function family(address: string): Family {
   return ipaddr.parse(address).kind() === 'ipv4' ? 4 : 6;
 }
 
-/** Canonical text form (IPv4-mapped IPv6 stays IPv6; IPv6 is compressed lower case). */
+const canonical = new Map<string, string>();
+
+/** Canonical text form (IPv4-mapped IPv6 stays IPv6; IPv6 is compressed lower case). Memoized: hot in the diff. */
 export function normalizeAddress(address: string): string {
-  return ipaddr.parse(address).toString();
+  let c = canonical.get(address);
+  if (c === undefined) {
+    c = ipaddr.parse(address).toString();
+    if (canonical.size > 100_000) canonical.clear();
+    canonical.set(address, c);
+  }
+  return c;
 }
 
 export function parseCidr(cidr: string): { address: string; prefix: number; family: Family } {

@@ -9,7 +9,7 @@ import { validateHostState } from '../../src/state/validate.js';
 import { describeOp } from '../../src/agent/ops.js';
 import { Netns, ipIn } from '../helpers/netns.js';
 import { itUnless } from '../helpers/skip.js';
-import { fdb, link, links, neighs, routes, rules, sysctl, vethBetween, vlanUnsupportedReason } from '../helpers/topology.js';
+import { fdb, link, links, neighs, routes, rules, sysctl, vethBetween, vlanUnsupportedReason, waitUntil } from '../helpers/topology.js';
 
 const netns = new Netns();
 let host: string;
@@ -128,8 +128,25 @@ describe('agent on the real kernel', () => {
     expect(rules(host, 6).filter((x) => x.iif === 'tapp-pub')).toEqual([expect.objectContaining({ priority: 20000, table: '101' })]);
     const perm = neighs(host).filter((n) => n.dev === 'tapp-pub').map((n) => `${n.dst} ${n.lladdr}`).sort();
     expect(perm).toEqual(['2001:db8:1::9 aa:00:00:00:01:03', '203.0.113.9 aa:00:00:00:01:03']);
+    // proxies for the VM's addresses on the uplink; none on the tap yet: it has no carrier
+    // (no VM attached) and the kernel flushes proxy entries of carrier-less devices
     const proxies = neighs(host, true).map((n) => `${n.dst} ${n.dev}`).sort();
-    expect(proxies).toEqual(['2001:db8:1::1 tapp-pub', '2001:db8:1::9 pubup0', '203.0.113.9 pubup0']);
+    expect(proxies).toEqual(['2001:db8:1::9 pubup0', '203.0.113.9 pubup0']);
+  });
+
+  it('answers for the IPv6 gateway on a routed port once it has carrier', async () => {
+    const ports = [...PORTS(), { id: 'p-rv', network: 'pub', mac: 'aa:00:00:00:01:07', addresses: ['203.0.113.10'], kind: 'veth', veth: { netns: vm, peerName: 'eth1' } }];
+    const r = new Reconciler(handle);
+    await r.reconcile(validateHostState(state(NETWORKS, ports)));
+    ipIn(vm, 'link', 'set', 'eth1', 'up'); // the VM side comes up: carrier on both ends
+    await waitUntil(() => link(host, 'vethp-rv')?.flags.includes('LOWER_UP') ?? false, 2000);
+    const res = await r.reconcile(validateHostState(state(NETWORKS, ports)));
+    expect(res.ops.map(describeOp)).toEqual(['ip -6 neigh add proxy 2001:db8:1::1 dev vethp-rv']);
+    expect(neighs(host, true).filter((n) => n.dev === 'vethp-rv').map((n) => n.dst)).toEqual(['2001:db8:1::1']);
+    const again = await r.reconcile(validateHostState(state(NETWORKS, ports)));
+    expect(again.writes).toBe(0);
+    await r.reconcile(validateHostState(state(NETWORKS, PORTS()))); // back to the common state
+    expect(link(host, 'vethp-rv')).toBeUndefined();
   });
 
   it('a second pass, and a fresh agent over the converged host, write nothing', async () => {
@@ -143,10 +160,14 @@ describe('agent on the real kernel', () => {
     const ports = PORTS();
     ports[0] = { ...ports[0]!, mac: 'bad' };
     ports.push({ id: 'p-new', network: 'mf1', mac: 'aa:00:01:00:01:06' });
-    const before = JSON.stringify(link(host, 'tapp-vx'));
+    const tapFacts = (): string => {
+      const l = link(host, 'tapp-vx');
+      return JSON.stringify([l?.ifindex, l?.master, l?.mtu, l?.ifalias, l?.address, l?.linkinfo?.info_data]);
+    };
+    const before = tapFacts();
     const res = await new Reconciler(handle).reconcile(validateHostState(state(NETWORKS, ports)));
     expect(res.rejections.map((x) => `${x.field}: ${x.reason}`)).toEqual(['ports[0].mac: not a MAC address (six colon-separated hex octets)']);
-    expect(JSON.stringify(link(host, 'tapp-vx'))).toBe(before);
+    expect(tapFacts()).toBe(before);
     expect(link(host, 'tapp-new')?.master).toBe('plumbmf0');
   });
 

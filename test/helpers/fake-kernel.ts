@@ -17,7 +17,7 @@ export class FakeKernel implements KernelHandle {
   private nextIndex = 100;
 
   addForeignLink(name: string, kind: Link['kind'] = 'other', mtu = 1500): Link {
-    const base = { index: this.nextIndex++, name, mtu, up: true, mac: '02:00:00:00:00:01', alias: undefined, masterIndex: undefined };
+    const base = { index: this.nextIndex++, name, mtu, up: true, carrier: true, mac: '02:00:00:00:00:01', alias: undefined, masterIndex: undefined };
     const link = (kind === 'bridge' ? { ...base, kind } : { ...base, kind: 'other', infoKind: '' }) as Link;
     this.links.push(link);
     return link;
@@ -29,7 +29,7 @@ export class FakeKernel implements KernelHandle {
   async linkAdd(spec: LinkSpec): Promise<void> {
     this.writes++;
     if (this.links.some((l) => l.name === spec.name)) throw new ExistsError('linkAdd', 17, 'EEXIST');
-    const base = { index: this.nextIndex++, name: spec.name, mtu: spec.mtu, up: false, mac: '02:00:00:00:00:99', alias: spec.alias, masterIndex: undefined };
+    const base = { index: this.nextIndex++, name: spec.name, mtu: spec.mtu, up: false, carrier: false, mac: '02:00:00:00:00:99', alias: spec.alias, masterIndex: undefined };
     switch (spec.kind) {
       case 'bridge':
         this.links.push({ ...base, kind: 'bridge' });
@@ -113,8 +113,8 @@ export class FakeKernel implements KernelHandle {
     if (i < 0) throw new NotFoundError('neighDel', 2, 'ENOENT');
     this.neighs.splice(i, 1);
   }
-  async fdbList(ifIndex: number): Promise<FdbEntry[]> {
-    return this.fdb.filter((f) => f.ifIndex === ifIndex).map((f) => ({ ...f }));
+  async fdbList(): Promise<FdbEntry[]> {
+    return this.fdb.map((f) => ({ ...f }));
   }
   async fdbAppend(entry: FdbEntry): Promise<void> {
     this.writes++;
@@ -124,10 +124,14 @@ export class FakeKernel implements KernelHandle {
     this.writes++;
     this.fdb = this.fdb.filter((f) => !(f.ifIndex === entry.ifIndex && f.mac === entry.mac && f.dst === entry.dst));
   }
-  sysctlGet(path: string): string | undefined {
-    const dev = path.split('/')[3];
-    if (path.includes('/conf/') && dev !== 'all' && dev !== 'default' && !this.links.some((l) => l.name === dev)) return undefined;
-    return this.sysctls.get(path) ?? '0';
+  sysctlGet(paths: readonly string[]): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const path of paths) {
+      const dev = path.split('/')[3];
+      if (path.includes('/conf/') && dev !== 'all' && dev !== 'default' && !this.links.some((l) => l.name === dev)) continue;
+      out.set(path, this.sysctls.get(path) ?? '0');
+    }
+    return out;
   }
   sysctlSet(path: string, value: string): void {
     this.writes++;

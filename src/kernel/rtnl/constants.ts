@@ -17,6 +17,7 @@ export const IFLA_VLAN_ID = 1;
 export const VETH_INFO_PEER = 1;
 export const IFLA_TUN = { OWNER: 1, GROUP: 2, TYPE: 3, PI: 4, VNET_HDR: 5, PERSIST: 6, MULTI_QUEUE: 7 } as const;
 export const IFF_UP = 0x1;
+export const IFF_LOWER_UP = 0x10000;
 
 export const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, TABLE: 15 } as const;
 export const RT_SCOPE = { universe: 0, link: 253, host: 254 } as const;

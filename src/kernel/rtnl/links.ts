@@ -3,7 +3,7 @@
 import type { Link, LinkChange, LinkSpec } from '../types.js';
 import { addrBytes, addrFromBytes, macBytes, macFromBytes } from './addr.js';
 import { attr, nested, parseAttrs, readString, readU16, readU16be, readU32, readU8, str, u16, u16be, u32, u8 } from './attrs.js';
-import { IFF_UP, IFLA, IFLA_INFO, IFLA_TUN, IFLA_VLAN_ID, IFLA_VXLAN, VETH_INFO_PEER } from './constants.js';
+import { IFF_LOWER_UP, IFF_UP, IFLA, IFLA_INFO, IFLA_TUN, IFLA_VLAN_ID, IFLA_VXLAN, VETH_INFO_PEER } from './constants.js';
 import { ifinfomsg } from './messages.js';
 
 const IFF_TUN_TYPE_TAP = 2;
@@ -21,6 +21,7 @@ export function parseLink(payload: Buffer): Link | undefined {
     name,
     mtu: readU32(a.get(IFLA.MTU)) ?? 0,
     up: (flags & IFF_UP) !== 0,
+    carrier: (flags & IFF_LOWER_UP) !== 0,
     mac: macFromBytes(a.get(IFLA.ADDRESS)),
     alias: readString(a.get(IFLA.IFALIAS)) || undefined,
     masterIndex: readU32(a.get(IFLA.MASTER)) || undefined,

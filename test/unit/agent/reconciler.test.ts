@@ -73,6 +73,18 @@ describe('Reconciler on a fake kernel', () => {
     expect(k.writes).toBe(writes);
   });
 
+  it('installs the IPv6 gateway proxy on a routed tap only while it has carrier (the kernel flushes it otherwise)', async () => {
+    await r.reconcile(validateHostState(doc()));
+    const tap = k.links.find((l) => l.name === 'tapp3')!;
+    expect(k.neighs.some((n) => n.ifIndex === tap.index && n.proxy)).toBe(false);
+    tap.carrier = true; // QEMU attached
+    const res = await r.reconcile(validateHostState(doc()));
+    expect(res.ops.map(describeOp)).toEqual(['ip -6 neigh add proxy 2001:db8::1 dev tapp3']);
+    tap.carrier = false; // VM stopped: the kernel flushed the entry
+    k.neighs = k.neighs.filter((n) => !(n.ifIndex === tap.index && n.proxy));
+    expect((await r.reconcile(validateHostState(doc()))).writes).toBe(0);
+  });
+
   it('sizes the VXLAN MTU to fit its underlay', async () => {
     k.links.find((l) => l.name === 'eth0')!.mtu = 1500;
     await r.reconcile(validateHostState(doc()));
