@@ -140,6 +140,7 @@ export function desiredFirewall(state: HostState): DesiredFirewall {
     ],
   };
 
+  const anyProfile = profEnabled.length + profProtected.length + routedProfile.length > 0;
   const inet: TableSpec = {
     family: 'inet',
     counters: R.INET_COUNTERS,
@@ -150,10 +151,16 @@ export function desiredFirewall(state: HostState): DesiredFirewall {
       { name: 'guard_ip4', rules: R.GUARD_IP4 },
       { name: 'guard_ip6', rules: R.GUARD_IP6 },
       { name: 'guard_na', rules: R.GUARD_NA },
-      { name: 'profile_forward', hook: R.HOOK_INET_FORWARD, rules: R.INET_FORWARD },
-      { name: 'profile_output', hook: R.HOOK_INET_OUTPUT, rules: ['oifname vmap @routed_profile'] },
-      { name: 'fw_enabled', rules: R.FW_ENABLED },
-      { name: 'fw_protected', rules: R.FW_PROTECTED },
+      // The profile chains hold the only `ct` expressions: loading them turns conntrack on for the
+      // whole namespace, a per-packet cost paid only while some port has a profile.
+      ...(anyProfile
+        ? [
+            { name: 'profile_forward', hook: R.HOOK_INET_FORWARD, rules: R.INET_FORWARD },
+            { name: 'profile_output', hook: R.HOOK_INET_OUTPUT, rules: ['oifname vmap @routed_profile'] },
+            { name: 'fw_enabled', rules: R.FW_ENABLED },
+            { name: 'fw_protected', rules: R.FW_PROTECTED },
+          ]
+        : []),
     ],
   };
 

@@ -62,8 +62,12 @@ describe('desiredFirewall', () => {
     expect(els(big.tables[0]!, 'port_mac')).toHaveLength(300);
   });
 
-  it('needs no br_netfilter when every bridged port is DISABLED', () => {
-    expect(desiredFirewall(manyPorts(2)).needsBridgeNetfilter).toBe(false);
+  it('needs no br_netfilter and loads no conntrack rules while every port is DISABLED', () => {
+    const d = desiredFirewall(manyPorts(2));
+    expect(d.needsBridgeNetfilter).toBe(false);
+    expect(d.tables[1]!.chains.map((c) => c.name)).not.toContain('fw_enabled');
+    expect(d.tables.flatMap((t) => t.chains.flatMap((c) => c.rules)).some((r) => r.includes('ct state'))).toBe(false);
+    expect(desiredFirewall(manyPorts(2, 'ENABLED')).tables[1]!.chains.map((c) => c.name)).toContain('fw_enabled');
   });
 
   it('skips (and reports) a port whose interface name collides, keeping the others', () => {
