@@ -3,7 +3,7 @@
 // one `ip -batch` process (plus `bridge -batch` for FDB entries and direct sysctl writes), then a
 // warm restart over the converged host. Everything happens in throwaway namespaces.
 //
-//   npx tsx scripts/bench-agent.ts [--ports 1000] [--networks 100] [--runs 3]
+//   npm run build && npx tsx scripts/bench-agent.ts [--ports 1000] [--networks 100] [--runs 3]
 //
 // Prints the figures and the ratios; targets: cold <= 1.5x baseline, warm restart 0 writes in
 // < 300 ms, RSS < 100 MB. Not a test: machines are noisy, so read the ratios.
@@ -161,9 +161,28 @@ async function main(): Promise<void> {
       const warm = await new Reconciler(h2).reconcile(v);
       const warmMs = performance.now() - t;
       h2.close();
-      results.push({ baseline, cold: coldMs, coldWrites: cold.writes, warm: warmMs, warmWrites: warm.writes, rss: process.memoryUsage().rss / 2 ** 20 });
+      // The agent as operators run it: a separate process (compiled dist/), restarted over the
+      // converged host, with Node's defaults and with the flag the systemd unit sets
+      // (NODE_OPTIONS=--max-semi-space-size=2: a smaller young generation). Its peak RSS is the
+      // agent's memory figure.
+      const stateFile = join(tmpdir(), `plumb-bench-${process.pid}.json`);
+      writeFileSync(stateFile, JSON.stringify(doc));
+      const agentRun = (ns: string, nodeFlags: string[]): { writes: number; durationMs: number; maxRssMB: number; wall: number } => {
+        const t0 = performance.now();
+        const out = JSON.parse(sh('node', [...nodeFlags, join(import.meta.dirname, '..', 'bin', 'plumb.js'), 'agent', 'apply', '--state', stateFile, '--netns', ns, '--no-firewall', '--json'])) as { writes: number; durationMs: number; maxRssMB: number };
+        return { ...out, wall: performance.now() - t0 };
+      };
+      const dflt = agentRun(a, []);
+      const tuned = agentRun(a, ['--max-semi-space-size=2']);
+      const c = `pt-bench-c${process.pid}`;
+      makeHost(c);
+      const coldProc = agentRun(c, ['--max-semi-space-size=2']);
+      sh('ip', ['netns', 'del', c]);
+      console.log(`        agent process restart: ${dflt.wall.toFixed(0)} ms wall incl. node start, pass ${dflt.durationMs.toFixed(0)} ms, ${dflt.writes} writes, peak RSS ${dflt.maxRssMB} MB (Node defaults) / ${tuned.maxRssMB} MB (unit flags); cold converge process peak RSS ${coldProc.maxRssMB} MB (unit flags)`);
+      const out = { writes: dflt.writes + tuned.writes, maxRssMB: Math.max(tuned.maxRssMB, coldProc.maxRssMB) };
+      results.push({ baseline, cold: coldMs, coldWrites: cold.writes, warm: warmMs, warmWrites: warm.writes + out.writes, rss: out.maxRssMB });
       console.log(
-        `run ${run + 1}: ip -batch baseline ${baseline.toFixed(0)} ms (${batch.ip.length + batch.bridge.length} lines + ${batch.sysctls.length} sysctls) | plumb cold ${coldMs.toFixed(0)} ms (${cold.writes} writes) ratio ${(coldMs / baseline).toFixed(2)} | warm restart ${warmMs.toFixed(0)} ms, ${warm.writes} writes | RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB`,
+        `run ${run + 1}: ip -batch baseline ${baseline.toFixed(0)} ms (${batch.ip.length + batch.bridge.length} lines + ${batch.sysctls.length} sysctls) | plumb cold ${coldMs.toFixed(0)} ms (${cold.writes} writes) ratio ${(coldMs / baseline).toFixed(2)} | warm restart ${warmMs.toFixed(0)} ms, ${warm.writes} writes`,
       );
     } finally {
       for (const ns of [a, b]) {
@@ -183,7 +202,7 @@ async function main(): Promise<void> {
   console.log(`  baseline (ip -batch + bridge -batch + sysctl writes): ${baseline.toFixed(0)} ms`);
   console.log(`  plumb cold converge: ${cold.toFixed(0)} ms  ratio ${(cold / baseline).toFixed(2)}x  (target <= 1.5x)`);
   console.log(`  plumb warm restart:  ${warm.toFixed(0)} ms, writes ${Math.max(...results.map((r) => r.warmWrites))}  (target 0 writes, < 300 ms)`);
-  console.log(`  RSS: ${Math.max(...results.map((r) => r.rss)).toFixed(0)} MB  (target < 100 MB)`);
+  console.log(`  agent process peak RSS (cold or warm, with the unit's NODE_OPTIONS): ${Math.max(...results.map((r) => r.rss)).toFixed(0)} MB  (target < 100 MB)`);
 }
 
 await main();

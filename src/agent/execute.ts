@@ -1,7 +1,7 @@
 // Applies a plan phase by phase. Ops inside a phase are independent and are sent concurrently
 // (pipelined on the netlink socket); a failed op marks its owner failed, and that owner's later
 // ops are skipped, while every other object still converges.
-import type { KernelHandle, LinkSpec } from '../kernel/types.js';
+import type { KernelHandle, Link, LinkSpec } from '../kernel/types.js';
 import { ExistsError, NotFoundError } from '../kernel/errors.js';
 import { errorMessage } from '../util/errors.js';
 import { describeOp, phaseOf, type Op } from './ops.js';
@@ -23,12 +23,14 @@ export interface ExecuteResult {
 
 const CONCURRENCY = 256;
 
-export async function execute(handle: KernelHandle, ops: readonly Op[]): Promise<ExecuteResult> {
+/** `links`: the links observed for this pass (saves a dump when nothing was created yet). */
+export async function execute(handle: KernelHandle, ops: readonly Op[], links?: readonly Link[]): Promise<ExecuteResult> {
   const failures: OpFailure[] = [];
   const failedOwners = new Set<string>();
   let writes = 0;
   let skipped = 0;
-  let index = new Map((await handle.linkList()).map((l) => [l.name, l]));
+  if (ops.length === 0) return { writes: 0, failures: [], skipped: 0 };
+  let index = new Map((links ?? (await handle.linkList())).map((l) => [l.name, l]));
   const ifindex = (name: string): number => {
     const l = index.get(name);
     if (!l) throw new NotFoundError(`lookup ${name}`, 19, 'ENODEV', `device '${name}' does not exist`);

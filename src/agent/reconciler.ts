@@ -2,7 +2,7 @@
 // execute, plus extensions (port security) that reconcile their own kernel objects. Level
 // based: every pass starts from the latest desired state and what the kernel holds now.
 import type { Logger } from 'pino';
-import type { KernelHandle } from '../kernel/types.js';
+import type { KernelHandle, Link } from '../kernel/types.js';
 import type { HostState, Network, Port } from '../state/schema.js';
 import type { Rejection, ValidatedState } from '../state/validate.js';
 import { errorMessage } from '../util/errors.js';
@@ -71,8 +71,8 @@ export class Reconciler {
   async reconcile(v: ValidatedState): Promise<PassResult> {
     const started = performance.now();
     const state = this.withLastGood(v);
-    const { ops, problems } = await this.computePlan(state, v);
-    const result = await execute(this.handle, ops);
+    const { ops, problems, links } = await this.computePlan(state, v);
+    const result = await execute(this.handle, ops, links);
     let writes = result.writes;
     const failures = [...result.failures];
     for (const ext of this.opts.extensions ?? []) {
@@ -96,14 +96,14 @@ export class Reconciler {
     return { generation: v.state.generation, ops, writes, failures, problems, rejections: v.rejections, ports, converged, durationMs };
   }
 
-  private async computePlan(state: HostState, v: ValidatedState): Promise<{ ops: Op[]; problems: ModelProblem[] }> {
+  private async computePlan(state: HostState, v: ValidatedState): Promise<{ ops: Op[]; problems: ModelProblem[]; links: Link[] }> {
     const links = await this.handle.linkList();
     const desired = buildDesiredKernel(state, links, (this.opts.ids ?? systemIdResolver)());
     const observed = await observe(this.handle, links, desired.sysctls.map((s) => s.path));
     const frozen = new Set<string>();
     for (const id of v.frozenNetworks) frozen.add(ownerKey({ kind: 'network', id }));
     for (const id of v.frozenPorts) frozen.add(ownerKey({ kind: 'port', id }));
-    return diff(desired, observed, frozen);
+    return { ...diff(desired, observed, frozen), links };
   }
 
   private withLastGood(v: ValidatedState): HostState {

@@ -1,10 +1,5 @@
 // `plumb`: one executable, subcommands registered by each area in src/cli/commands/.
 import { Command, CommanderError } from 'commander';
-import { registerAgentCommands } from './commands/agent.js';
-import { registerControllerCommands } from './commands/controller.js';
-import { registerClientCommands } from './commands/client.js';
-import { registerLabCommands } from './commands/lab.js';
-import { registerBusCommands } from './commands/bus.js';
 import { PlumbError, errorMessage } from '../util/errors.js';
 
 const program = new Command('plumb')
@@ -13,11 +8,22 @@ const program = new Command('plumb')
   .showHelpAfterError()
   .exitOverride();
 
-registerAgentCommands(program);
-registerControllerCommands(program);
-registerClientCommands(program);
-registerLabCommands(program);
-registerBusCommands(program);
+// The agent daemon loads only its own commands: the controller's SQLite and HTTP stacks would
+// cost every hypervisor host memory for nothing (see docs/benchmarks.md, agent RSS).
+const area = process.argv[2];
+const areas: Record<string, () => Promise<(p: Command) => void>> = {
+  agent: async () => (await import('./commands/agent.js')).registerAgentCommands,
+  controller: async () => (await import('./commands/controller.js')).registerControllerCommands,
+  lab: async () => (await import('./commands/lab.js')).registerLabCommands,
+  bus: async () => (await import('./commands/bus.js')).registerBusCommands,
+};
+const only = area !== undefined ? areas[area] : undefined;
+if (only) {
+  (await only())(program);
+} else {
+  for (const load of Object.values(areas)) (await load())(program);
+  (await import('./commands/client.js')).registerClientCommands(program);
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -11,7 +11,7 @@ import { createPersistentTap } from './tap.js';
 import { AF_BRIDGE, AF_INET, AF_INET6 } from './rtnl/addr.js';
 import { parseAttrs, readU32 } from './rtnl/attrs.js';
 import { NLM_F, NTF, RTA, RTM } from './rtnl/constants.js';
-import { linkChangeBody, linkCreateBody, linkIndexBody, parseLink } from './rtnl/links.js';
+import { linkChangeBody, linkCreateBody, linkDumpBody, linkIndexBody, parseLink } from './rtnl/links.js';
 import { ifinfomsg, rtmsg, fibRuleHdr } from './rtnl/messages.js';
 import { dumpBody, fdbBody, neighBody, parseFdb, parseNeigh } from './rtnl/neighbours.js';
 import { parseRoute, routeBody } from './rtnl/routes.js';
@@ -66,7 +66,7 @@ class RtnlHandle implements KernelHandle {
   }
 
   async linkList(): Promise<Link[]> {
-    const msgs = await this.dump('link list', RTM.GETLINK, ifinfomsg());
+    const msgs = await this.dump('link list', RTM.GETLINK, linkDumpBody());
     return msgs.map((m) => parseLink(m.data)).filter((l): l is Link => l !== undefined);
   }
 

@@ -125,12 +125,12 @@ export async function runPlumb(args: string[], env: NodeJS.ProcessEnv = {}): Pro
   return { code, stdout, stderr };
 }
 
-/** Collects pino JSON log lines from a child process's stdout. */
+/** Collects pino JSON log lines from a child process's stderr (where plumb logs). */
 export class LogTail {
   readonly lines: Record<string, unknown>[] = [];
   private buf = '';
   constructor(child: ChildProcess) {
-    child.stdout?.on('data', (d: Buffer) => {
+    child.stderr?.on('data', (d: Buffer) => {
       this.buf += d.toString();
       let i: number;
       while ((i = this.buf.indexOf('\n')) >= 0) {

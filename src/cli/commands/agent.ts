@@ -19,7 +19,8 @@ interface CommonOpts {
 
 function printResult(r: PassResult, json: boolean | undefined): void {
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ...r, ops: r.ops.map(describeOp) }, null, 2)}\n`);
+    const maxRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+    process.stdout.write(`${JSON.stringify({ ...r, ops: r.ops.map(describeOp), maxRssMB }, null, 2)}\n`);
     return;
   }
   for (const op of r.ops) process.stdout.write(`${op.kind.endsWith('Del') ? '-' : '+'} ${describeOp(op)}\n`);

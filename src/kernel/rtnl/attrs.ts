@@ -35,15 +35,15 @@ export function u32(type: number, v: number): Buffer {
 export const str = (type: number, s: string): Buffer => attr(type, Buffer.concat([Buffer.from(s), Buffer.from([0])]));
 export const bytes = (type: number, b: Buffer): Buffer => attr(type, b);
 
-/** Parse a run of attributes into type -> payload (nested flag stripped; last one wins). */
-export function parseAttrs(buf: Buffer): Map<number, Buffer> {
+/** Parse a run of attributes into type -> payload (nested flag stripped; last one wins). `only`: keep just these types. */
+export function parseAttrs(buf: Buffer, only?: ReadonlySet<number>): Map<number, Buffer> {
   const out = new Map<number, Buffer>();
   let off = 0;
   while (off + 4 <= buf.length) {
     const len = buf.readUInt16LE(off);
     const type = buf.readUInt16LE(off + 2) & ~NLA_F_NESTED & 0x7fff;
     if (len < 4 || off + len > buf.length) break;
-    out.set(type, buf.subarray(off + 4, off + len));
+    if (!only || only.has(type)) out.set(type, buf.subarray(off + 4, off + len));
     off += align4(len);
   }
   return out;

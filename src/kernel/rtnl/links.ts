@@ -8,12 +8,20 @@ import { ifinfomsg } from './messages.js';
 
 const IFF_TUN_TYPE_TAP = 2;
 
+// Only these link attributes are read; skipping the rest (stats, queues, ...) halves dump time.
+const LINK_ATTRS: ReadonlySet<number> = new Set([IFLA.ADDRESS, IFLA.IFNAME, IFLA.MTU, IFLA.LINK, IFLA.MASTER, IFLA.LINKINFO, IFLA.IFALIAS, IFLA.LINK_NETNSID]);
+
+/** RTM_GETLINK dump request asking the kernel to leave statistics out (RTEXT_FILTER_SKIP_STATS). */
+export function linkDumpBody(): Buffer {
+  return Buffer.concat([ifinfomsg(), u32(IFLA.EXT_MASK, 1 << 3)]);
+}
+
 /** Parse one RTM_NEWLINK payload (ifinfomsg + attributes). */
 export function parseLink(payload: Buffer): Link | undefined {
   if (payload.length < 16) return undefined;
   const index = payload.readInt32LE(4);
   const flags = payload.readUInt32LE(8);
-  const a = parseAttrs(payload.subarray(16));
+  const a = parseAttrs(payload.subarray(16), LINK_ATTRS);
   const name = readString(a.get(IFLA.IFNAME));
   if (!name) return undefined;
   const common = {
