@@ -1,5 +1,6 @@
-// The parts of a host's kernel state reconciled after links exist, in pass order.
-// Port security (nftables) joins here once src/firewall lands.
+// The parts of a host's kernel state reconciled after links exist, in pass order: port
+// security (nftables tables owned by plumb), applied in one atomic transaction per pass.
+import { FirewallReconciler } from '../firewall/reconciler.js';
 import type { PassExtension } from './reconciler.js';
 
 export interface ExtensionOptions {
@@ -7,6 +8,6 @@ export interface ExtensionOptions {
   firewall: boolean;
 }
 
-export function hostExtensions(_opts: ExtensionOptions): PassExtension[] {
-  return [];
+export function hostExtensions(opts: ExtensionOptions): PassExtension[] {
+  return opts.firewall ? [new FirewallReconciler(opts.netns === undefined ? {} : { netns: opts.netns })] : [];
 }
