@@ -27,15 +27,12 @@ function withProfile(state: HostState, index: number, profile: 'DISABLED' | 'ENA
   return { ...state, ports: state.ports.map((p, i) => (i === index ? { ...p, firewallProfile: profile } : p)) };
 }
 
-async function updateCost(n: number, rounds: number): Promise<void> {
-  const ns = netns.add('pt-fb');
-  const fw = new FirewallReconciler({ netns: ns });
-  const base = manyPorts(n, 'DISABLED');
-  await fw.reconcile(base);
+/** Time `rounds` reconciles alternating between states a and b; each must be exactly one write. */
+async function alternate(fw: FirewallReconciler, a: HostState, b: HostState, rounds: number): Promise<{ change: number[]; idle: number[] }> {
   const change: number[] = [];
   const idle: number[] = [];
   for (let i = 0; i < rounds; i++) {
-    const s = withProfile(base, i % n, i % 2 === 0 ? 'ENABLED' : 'DISABLED');
+    const s = i % 2 === 0 ? b : a;
     let t = performance.now();
     const r = await fw.reconcile(s);
     change.push(performance.now() - t);
@@ -45,23 +42,35 @@ async function updateCost(n: number, rounds: number): Promise<void> {
     idle.push(performance.now() - t);
     if (again.writes !== 0) throw new Error(`expected no write for an unchanged state, got ${again.writes}`);
   }
+  return { change, idle };
+}
+
+async function updateCost(n: number, rounds: number): Promise<void> {
+  const ns = netns.add('pt-fb');
+  const fw = new FirewallReconciler({ netns: ns });
+  // Every port with a profile (the profile chains are loaded); the changes are one port's
+  // profile ENABLED -> DISABLED -> ENABLED, and one port plugged in / removed.
+  const plus = manyPorts(n + 1, 'ENABLED');
+  const base: HostState = { ...plus, ports: plus.ports.slice(0, n) };
+  await fw.reconcile(base);
+  const profile = await alternate(fw, base, withProfile(base, Math.floor(n / 2), 'DISABLED'), rounds);
+  const plug = await alternate(fw, base, plus, rounds);
   // Baseline: replacing the whole tables for the same change (what rebuilding per change costs).
   const nft = nftRunner(ns);
   const replace: number[] = [];
   for (let i = 0; i < Math.max(5, Math.floor(rounds / 2)); i++) {
-    const script = replaceAll(desiredFirewall(withProfile(base, i % n, i % 2 === 0 ? 'ENABLED' : 'DISABLED')).tables).script;
+    const script = replaceAll(desiredFirewall(i % 2 === 0 ? plus : base).tables).script;
     const t = performance.now();
     await nft.run(['-f', '-'], script);
     replace.push(performance.now() - t);
   }
   const rules = desiredFirewall(base).tables.reduce((acc, t) => acc + t.chains.reduce((a, c) => a + c.rules.length, 0), 0);
-  const c = stats(change);
-  const z = stats(idle);
+  const p = stats(profile.change);
+  const g = stats(plug.change);
+  const z = stats([...profile.idle, ...plug.idle]);
   const b = stats(replace);
   console.log(
-    `ports=${String(n).padStart(5)}  rules=${rules}  one-port change: median ${c.median.toFixed(1)} ms p95 ${c.p95.toFixed(1)} ms` +
-      `  | no-change pass: median ${z.median.toFixed(1)} ms  | full replace (baseline): median ${b.median.toFixed(1)} ms` +
-      `  | change/replace ${(c.median / b.median).toFixed(2)}`,
+    `| ${n} | ${rules} | ${p.median.toFixed(1)} / ${p.p95.toFixed(1)} | ${g.median.toFixed(1)} / ${g.p95.toFixed(1)} | ${z.median.toFixed(1)} | ${b.median.toFixed(1)} | ${(g.median / b.median).toFixed(2)} |`,
   );
   netns.cleanup();
 }
@@ -147,7 +156,11 @@ async function throughput(rounds: number, seconds: number): Promise<void> {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root (creates network namespaces)');
   console.log(`bench-firewall: ${new Date().toISOString()} nft ${sh('nft', ['--version']).trim()}, kernel ${sh('uname', ['-r']).trim()}`);
-  if (!process.argv.includes("--iperf-only")) for (const n of [10, 100, 1000]) await updateCost(n, quick ? 10 : 40);
+  if (!process.argv.includes('--iperf-only')) {
+    console.log('| ports | rules | profile change ms (median / p95) | port plug/unplug ms (median / p95) | no-change pass ms | full replace ms (baseline) | plug / replace |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const n of [10, 100, 1000]) await updateCost(n, quick ? 10 : 40);
+  }
   await throughput(quick ? 3 : 12, quick ? 1 : 2);
 }
 

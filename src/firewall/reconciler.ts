@@ -33,6 +33,8 @@ function liveFromSpecs(tables: TableSpec[]): LiveTables {
 }
 
 export class FirewallReconciler {
+  /** Lets the agent use an instance directly as a pass extension (src/agent/reconciler.ts). */
+  readonly name = 'firewall';
   private readonly nft: NftRunner;
   private readonly log: Logger;
   private readonly netns: string | undefined;
