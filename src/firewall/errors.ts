@@ -25,3 +25,13 @@ export class FirewallInputError extends PlumbError {
     super(`${field}: ${reason}`);
   }
 }
+
+/** Bridged ports have profiles but br_netfilter is missing (`modprobe br_netfilter` on stock kernels). */
+export class BridgeNetfilterUnavailableError extends PlumbError {
+  constructor(cause: unknown) {
+    super(
+      'firewall profiles on bridged ports need br_netfilter (net.bridge.bridge-nf-call-iptables); load it with `modprobe br_netfilter` — anti-spoofing and isolation rules were applied, profiles on bridged ports are not effective',
+      { cause },
+    );
+  }
+}

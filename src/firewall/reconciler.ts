@@ -16,7 +16,7 @@ import { nftRunner, type NftRunner } from './nft.js';
 import { ensureBridgeNetfilter } from './bridge-netfilter.js';
 import { rulesetGeneration } from './generation.js';
 import { skeletonLines, tableKey, type NftFamily, type TableSpec } from './spec.js';
-import { NftCommandError } from './errors.js';
+import { BridgeNetfilterUnavailableError, NftCommandError } from './errors.js';
 
 export interface FirewallResult {
   /** Kernel writes this pass: nft batches plus sysctls; 0 when the live tables already matched. */
@@ -61,7 +61,17 @@ export class FirewallReconciler {
       if (skippedText) this.log.warn({ skipped: desired.skipped }, 'ports left out of port security');
       this.lastSkipped = skippedText;
     }
-    let writes = desired.needsBridgeNetfilter ? ensureBridgeNetfilter(this.netns) : 0;
+    let writes = 0;
+    // Without br_netfilter the rest is still applied; the error is raised after the tables.
+    let deferred: BridgeNetfilterUnavailableError | undefined;
+    if (desired.needsBridgeNetfilter) {
+      try {
+        writes += ensureBridgeNetfilter(this.netns);
+      } catch (err) {
+        if (!(err instanceof BridgeNetfilterUnavailableError)) throw err;
+        deferred = err;
+      }
+    }
 
     const gen = rulesetGeneration(this.netns);
     let live: LiveTables;
@@ -75,6 +85,7 @@ export class FirewallReconciler {
     const plan = planFirewall(desired.tables, live);
     if (plan.script === '') {
       this.known = seenAt === undefined ? undefined : { generation: seenAt, tables: desired.tables };
+      if (deferred) throw deferred;
       return { writes };
     }
 
@@ -96,6 +107,7 @@ export class FirewallReconciler {
     this.known = seenAt !== undefined && after === ((seenAt + 1) >>> 0) ? { generation: after, tables: desired.tables } : undefined;
     this.log.info({ replaced: plan.replaced, added: plan.added, deleted: plan.deleted }, 'port security rules updated');
     if (plan.replaced.length > 0) await this.recordPrintedSkeletons(desired.tables.filter((t) => plan.replaced.includes(tableKey(t.family))));
+    if (deferred) throw deferred;
     return { writes };
   }
 
