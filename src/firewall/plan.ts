@@ -4,6 +4,7 @@
 // declarations differ (first start, upgrade, or a rule deleted or edited by hand).
 import type { LiveTables } from './listing.js';
 import { renderReplace, skeletonLines, tableKey, TABLE_NAME, type TableSpec } from './spec.js';
+import type { SetDelta } from './element-batch.js';
 
 export interface FirewallPlan {
   /** Empty when nothing differs. */
@@ -12,6 +13,8 @@ export interface FirewallPlan {
   replaced: string[];
   added: number;
   deleted: number;
+  /** The element changes of tables not replaced (the same content as their part of `script`). */
+  deltas: SetDelta[];
 }
 
 function sameLines(a: string[], b: string[]): boolean {
@@ -25,11 +28,12 @@ export function replaceAll(tables: TableSpec[]): FirewallPlan {
     replaced: tables.map((t) => tableKey(t.family)),
     added: 0,
     deleted: 0,
+    deltas: [],
   };
 }
 
 export function planFirewall(desired: TableSpec[], live: LiveTables): FirewallPlan {
-  const plan: FirewallPlan = { script: '', replaced: [], added: 0, deleted: 0 };
+  const plan: FirewallPlan = { script: '', replaced: [], added: 0, deleted: 0, deltas: [] };
   const parts: string[] = [];
   for (const t of desired) {
     const key = tableKey(t.family);
@@ -50,6 +54,7 @@ export function planFirewall(desired: TableSpec[], live: LiveTables): FirewallPl
       if (fresh.length > 0) adds.push(`add element ${t.family} ${TABLE_NAME} ${s.name} { ${fresh.join(', ')} }`);
       plan.deleted += gone.length;
       plan.added += fresh.length;
+      if (gone.length + fresh.length > 0) plan.deltas.push({ family: t.family, set: s.name, decl: s.decl, add: fresh, del: gone });
     }
     // Deletions first: a port whose MAC or profile changed keeps its key in maps.
     parts.push(...dels.map((l) => `${l}\n`), ...adds.map((l) => `${l}\n`));

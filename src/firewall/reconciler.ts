@@ -11,7 +11,9 @@ import type { HostState } from '../state/schema.js';
 import { logger as moduleLogger, type Logger } from '../util/log.js';
 import { desiredFirewall } from './desired.js';
 import { parseListing, type LiveTables } from './listing.js';
-import { planFirewall, replaceAll } from './plan.js';
+import { planFirewall, replaceAll, type FirewallPlan } from './plan.js';
+import { applyElementBatch, ElementEncodingError } from './element-batch.js';
+import { NfnetlinkError } from './nfnetlink.js';
 import { nftRunner, type NftRunner } from './nft.js';
 import { ensureBridgeNetfilter } from './bridge-netfilter.js';
 import { rulesetGeneration } from './generation.js';
@@ -47,9 +49,11 @@ export class FirewallReconciler {
    */
   private readonly printedAs = new Map<string, string[]>();
   private lastSkipped = '';
+  private useNetlink: boolean;
 
-  constructor(opts: { netns?: string; logger?: Logger; runner?: NftRunner } = {}) {
+  constructor(opts: { netns?: string; logger?: Logger; runner?: NftRunner; elementsViaNft?: boolean } = {}) {
     this.netns = opts.netns;
+    this.useNetlink = opts.elementsViaNft !== true;
     this.nft = opts.runner ?? nftRunner(opts.netns);
     this.log = opts.logger ?? moduleLogger('firewall', opts.netns ? { netns: opts.netns } : {});
   }
@@ -90,9 +94,9 @@ export class FirewallReconciler {
     }
 
     try {
-      await this.nft.run(['-f', '-'], plan.script);
+      await this.write(plan);
     } catch (err) {
-      if (!(err instanceof NftCommandError) || plan.replaced.length === desired.tables.length) throw err;
+      if (!(err instanceof NftCommandError || err instanceof NfnetlinkError) || plan.replaced.length === desired.tables.length) throw err;
       // An element delta can race with a hand edit (an element already gone): replace instead.
       this.log.warn({ err: err.message }, 'element update failed; replacing plumb tables');
       writes++;
@@ -109,6 +113,25 @@ export class FirewallReconciler {
     if (plan.replaced.length > 0) await this.recordPrintedSkeletons(desired.tables.filter((t) => plan.replaced.includes(tableKey(t.family))));
     if (deferred) throw deferred;
     return { writes };
+  }
+
+  /**
+   * Element-only changes go straight to the kernel as one nfnetlink batch; anything that
+   * replaces a table goes through `nft -f` (one batch too). Both are single transactions.
+   */
+  private async write(plan: FirewallPlan): Promise<void> {
+    if (plan.replaced.length === 0 && this.useNetlink) {
+      try {
+        applyElementBatch(this.netns, plan.deltas);
+        return;
+      } catch (err) {
+        if (!(err instanceof ElementEncodingError)) throw err;
+        // An element this encoder cannot express: let nft parse it instead, and stop trying.
+        this.log.warn({ err: err.message }, 'falling back to nft for element updates');
+        this.useNetlink = false;
+      }
+    }
+    await this.nft.run(['-f', '-'], plan.script);
   }
 
   /** Remove plumb's tables (agent shutdown with --cleanup, tests). Other tables stay. */
