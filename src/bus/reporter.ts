@@ -1,0 +1,51 @@
+// Agent side: per-port status reports (only changes; everything again after a reconnect) and a
+// periodic heartbeat, on this host's own subjects.
+import type { NatsConnection } from '@nats-io/transport-node';
+import { heartbeatSubject, statusSubject, type HeartbeatMessage, type StatusMessage } from './layout.js';
+
+type PortReport = StatusMessage['ports'][number];
+
+export class StatusReporter {
+  private readonly sent = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly host: string,
+    private readonly heartbeat: HeartbeatMessage,
+  ) {
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (this.stopped) break;
+        if (s.type === 'reconnect') {
+          this.sent.clear(); // the controller may have missed reports while we were away
+          this.beat();
+        }
+      }
+    })();
+  }
+
+  report(generation: number, ports: PortReport[]): void {
+    const changed = ports.filter((p) => this.sent.get(p.id) !== JSON.stringify(p));
+    if (changed.length === 0) return;
+    const msg: StatusMessage = { generation, ports: changed };
+    this.nc.publish(statusSubject(this.host), JSON.stringify(msg));
+    for (const p of changed) this.sent.set(p.id, JSON.stringify(p));
+  }
+
+  beat(): void {
+    if (!this.nc.isClosed()) this.nc.publish(heartbeatSubject(this.host), JSON.stringify(this.heartbeat));
+  }
+
+  startHeartbeat(intervalMs: number): void {
+    this.beat();
+    this.timer = setInterval(() => this.beat(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,86 @@
+// Agent side of the bus: watches only this host's keys and hands the complete desired-state
+// document to the agent after the initial snapshot and after every change (coalesced). On every
+// reconnect the watch starts over from a fresh snapshot, so no separate resync protocol is
+// needed; while the bus is away nothing is emitted and the kernel stays as it is.
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import type { Logger } from 'pino';
+import { errorMessage } from '../util/errors.js';
+import { logger } from '../util/log.js';
+import { documentOf } from './documents.js';
+import { BUCKET, hostPrefix } from './layout.js';
+
+export interface HostStateWatch {
+  stop(): Promise<void>;
+}
+
+export async function watchHostState(
+  nc: NatsConnection,
+  host: string,
+  onDocument: (doc: unknown) => void,
+  opts: { log?: Logger; coalesceMs?: number } = {},
+): Promise<HostStateWatch> {
+  const log = opts.log ?? logger('watcher', { host });
+  const coalesceMs = opts.coalesceMs ?? 20;
+  let stopped = false;
+  let current: { stop(): void } | undefined;
+  let generation = 0; // which watch an entry belongs to
+
+  const startWatch = async (): Promise<void> => {
+    const mine = ++generation;
+    current?.stop();
+    const kv = await new Kvm(nc).open(BUCKET);
+    const entries = new Map<string, string>();
+    let initialDone = false;
+    let timer: NodeJS.Timeout | undefined;
+    const emit = (): void => {
+      timer = undefined;
+      if (mine !== generation || stopped) return;
+      const doc = documentOf(entries);
+      if (doc !== undefined) onDocument(doc);
+    };
+    const iter = await kv.watch({ key: hostPrefix(host) });
+    current = { stop: () => iter.stop() };
+    void (async () => {
+      for await (const e of iter) {
+        if (mine !== generation) break;
+        if (e.operation === 'PUT') entries.set(e.key, e.string());
+        else entries.delete(e.key);
+        if (e.isUpdate) {
+          if (!initialDone) {
+            initialDone = true;
+            emit(); // the snapshot is complete
+          } else {
+            timer ??= setTimeout(emit, coalesceMs);
+          }
+        }
+      }
+    })().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'watch ended'));
+  };
+
+  const restart = (): void => {
+    if (stopped) return;
+    startWatch().catch((err: unknown) => {
+      log.warn({ err: errorMessage(err) }, 'watch could not start; retrying');
+      setTimeout(restart, 1000);
+    });
+  };
+
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (stopped) break;
+      if (s.type === 'reconnect') {
+        log.info('bus reconnected: rebuilding the desired state from a fresh snapshot');
+        restart();
+      }
+    }
+  })();
+  await startWatch();
+  return {
+    async stop() {
+      stopped = true;
+      generation++;
+      current?.stop();
+    },
+  };
+}
