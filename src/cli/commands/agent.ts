@@ -3,8 +3,11 @@ import type { Command } from 'commander';
 import { openKernelHandle } from '../../kernel/handle.js';
 import { describeOp } from '../../agent/ops.js';
 import { Reconciler, type PassResult } from '../../agent/reconciler.js';
-import { readStateFile, fileStateSource } from '../../agent/state-file.js';
-import { AgentService } from '../../agent/service.js';
+import { readStateFile } from '../../agent/state-file.js';
+import { startAgent } from '../../agent/daemon.js';
+import { loadAgentConfig } from '../../agent-config/load.js';
+import { agentConfigSchema, type AgentConfig } from '../../agent-config/schema.js';
+import { ValidationError } from '../../util/errors.js';
 import { hostExtensions } from '../../agent/extensions.js';
 import { validateHostState } from '../../state/validate.js';
 import { ownerKey } from '../../agent/ownership.js';
@@ -80,22 +83,23 @@ export function registerAgentCommands(program: Command): void {
 
   agent
     .command('run')
-    .description('keep the host converged with a state file (watched; atomic renames are seen)')
-    .requiredOption('--state <file>', 'desired state document (JSON or YAML)')
+    .description('keep the host converged: desired state from the controller over NATS (--config) or from a watched state file (--state)')
+    .option('--config <file>', 'agent config (YAML): host id, NATS url and credentials, ...')
+    .option('--state <file>', 'standalone: desired state document (JSON or YAML), watched; atomic renames are seen')
     .option('--netns <name>', 'operate inside this named network namespace')
     .option('--no-firewall', 'do not manage port-security nftables tables')
-    .action(async (o: CommonOpts) => {
-      const log = logger('agent');
-      const handle = await openKernelHandle({ netns: o.netns });
-      const service = new AgentService({ handle, source: fileStateSource(o.state), extensions: hostExtensions({ netns: o.netns, firewall: o.firewall !== false }), log });
-      service.start();
+    .action(async (o: Partial<CommonOpts> & { config?: string }) => {
+      if (!o.config && !o.state) throw new ValidationError('--config', 'give --config FILE (NATS) or --state FILE (standalone)');
+      const cfg: AgentConfig = o.config
+        ? loadAgentConfig(o.config)
+        : agentConfigSchema.parse({ host: 'standalone', stateFile: o.state, ...(o.netns ? { netns: o.netns } : {}), firewall: o.firewall !== false });
+      if (o.netns) cfg.netns = o.netns;
+      const log = logger('agent', { host: cfg.host });
+      const running = await startAgent(cfg, log);
       await new Promise<void>((resolve) => {
         const stop = (sig: string): void => {
           log.info({ signal: sig }, 'stopping');
-          void service.stop().then(() => {
-            handle.close();
-            resolve();
-          });
+          void running.stop().then(resolve);
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));

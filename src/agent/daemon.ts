@@ -1,0 +1,56 @@
+// `plumb agent run`: the long-running agent. Desired state from NATS (controller-driven) or a
+// state file (standalone); port status and heartbeats back to the controller; port security
+// reconciled every pass.
+import type { Logger } from 'pino';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { openKernelHandle } from '../kernel/handle.js';
+import type { KernelHandle } from '../kernel/types.js';
+import type { AgentConfig } from '../agent-config/schema.js';
+import { connectBus } from '../bus/connection.js';
+import { inboxPrefix } from '../bus/layout.js';
+import { StatusReporter } from '../bus/reporter.js';
+import { logger } from '../util/log.js';
+import { busStateSource } from './bus-source.js';
+import { hostExtensions } from './extensions.js';
+import { AgentService } from './service.js';
+import { fileStateSource } from './state-file.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface RunningAgent {
+  service: AgentService;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent', { host: cfg.host })): Promise<RunningAgent> {
+  const handle: KernelHandle = await openKernelHandle(cfg.netns === undefined ? {} : { netns: cfg.netns });
+  let nc: NatsConnection | undefined;
+  let reporter: StatusReporter | undefined;
+  let source;
+  if (cfg.nats) {
+    nc = await connectBus({ url: cfg.nats.url, seedFile: cfg.nats.seedFile, name: `plumb-agent-${cfg.host}`, inboxPrefix: inboxPrefix(cfg.host), ...(cfg.nats.tls ? { tls: cfg.nats.tls } : {}) });
+    reporter = new StatusReporter(nc, cfg.host, { version: AGENT_VERSION, ...(cfg.underlay.address ? { underlayAddress: cfg.underlay.address } : {}) });
+    reporter.startHeartbeat(cfg.heartbeatSeconds * 1000);
+    source = busStateSource(nc, cfg.host);
+  } else {
+    source = fileStateSource(cfg.stateFile as string);
+  }
+  const service = new AgentService({
+    handle,
+    source,
+    extensions: hostExtensions({ ...(cfg.netns === undefined ? {} : { netns: cfg.netns }), firewall: cfg.firewall }),
+    log,
+    onPass: (result) => reporter?.report(result.generation, result.ports.map((p) => ({ id: p.id, status: p.status, revision: p.revision, ...(p.reason ? { reason: p.reason } : {}) }))),
+  });
+  service.start();
+  log.info({ mode: cfg.nats ? 'nats' : 'state-file', netns: cfg.netns }, 'agent started');
+  return {
+    service,
+    async stop() {
+      await service.stop();
+      reporter?.stop();
+      await nc?.drain().catch(() => undefined);
+      handle.close();
+    },
+  };
+}
