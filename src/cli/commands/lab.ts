@@ -1,4 +1,147 @@
+// `plumb lab …`: the one-command local lab built from network namespaces on this machine.
+import { execFileSync, spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
+import { ValidationError } from '../../util/errors.js';
+import { CONTROLLER_URL, HOSTS, LAB_DIR, LAB_ENV_FILE, NS, vmNetns } from '../../lab/layout.js';
+import { labIsUp, labUp } from '../../lab/up.js';
+import { labDown, labNamespaces } from '../../lab/down.js';
+import { alive, readPids, startPlumb } from '../../lab/processes.js';
+import { createPort, waitPortActive, api, LAB_USER, LAB_PASSWORD } from '../../lab/controller.js';
+import { createVmNamespace, superviseVmDhcp } from '../../lab/vm.js';
+import { netnsExists } from '../../lab/topology.js';
 
-// Filled in by the lab work; registers its subcommands on the root program.
-export function registerLabCommands(_program: Command): void {}
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
+function requireRoot(): void {
+  if (process.getuid?.() !== 0) throw new ValidationError('user', 'the lab creates network namespaces: run it as root');
+}
+
+/** `router`, `h1`, `h2` or a VM's device id -> its namespace. */
+function namespaceOf(name: string): string {
+  if (name === 'router') return NS.router;
+  if (name === 'h1' || name === 'h2') return NS[name];
+  const ns = vmNetns(name);
+  if (!netnsExists(ns)) throw new ValidationError('target', `no lab VM or host named '${name}' (hosts: h1, h2; router; VMs: ${labNamespaces().filter((n) => n.startsWith('plab-vm-')).map((n) => n.slice(8)).join(', ') || 'none'})`);
+  return ns;
+}
+
+const USAGE = `
+The lab is up.
+  controller   ${CONTROLLER_URL}  (credentials in ${LAB_ENV_FILE}; plumb and openstack read them)
+  hosts        h1, h2 (agents in namespaces ${NS.h1}, ${NS.h2}), VXLAN underlay 10.90.0.0/24
+  public net   203.0.113.0/24 and 2001:db8:100::/64 routed to VMs; upstream router namespace 'router'
+
+Try:
+  plumb network list
+  plumb network create --name my_lan
+  plumb lab server create vm1 --host h1 --nic net-id=<my_lan id>
+  plumb lab server create vm2 --host h2 --nic net-id=<my_lan id>
+  plumb lab exec vm1 -- ip addr
+  plumb lab exec vm1 -- ping -c 3 <vm2 address>
+  plumb ip create --network-id <public id> && plumb ip attach <ip id> --server-id vm1 --wait
+  plumb lab exec router -- ping -c 3 <floating ip>
+  plumb lab demo         (replays the kamaki/pyrax walkthroughs)
+  plumb lab status
+  plumb lab down
+  openstack --os-auth-type http_basic --os-username ${LAB_USER} --os-password ${LAB_PASSWORD} --os-endpoint ${CONTROLLER_URL} network list
+`;
+
+export function registerLabCommands(program: Command): void {
+  const lab = program.command('lab').description('a local lab: nats-server, controller and two hypervisor hosts in network namespaces');
+
+  lab
+    .command('up')
+    .description('bring the lab up (idempotent) and print how to use it')
+    .action(async () => {
+      requireRoot();
+      if (labIsUp()) {
+        say(USAGE);
+        return;
+      }
+      if (labNamespaces().length > 0) {
+        say('a previous lab was left behind: removing it first');
+        await labDown(say);
+      }
+      try {
+        await labUp(say);
+      } catch (err) {
+        say(`lab up failed; logs are in ${LAB_DIR}/logs. Cleaning up.`);
+        spawnSync('tail', ['-n', '20', `${LAB_DIR}/logs/controller.log`], { stdio: 'inherit' });
+        await labDown(say);
+        throw err;
+      }
+      say(USAGE);
+    });
+
+  lab
+    .command('down')
+    .description('remove every namespace, process and device the lab made')
+    .action(async () => {
+      requireRoot();
+      await labDown(say);
+      say('lab removed');
+    });
+
+  lab
+    .command('status')
+    .description('hosts, VMs and ports of the lab')
+    .action(async () => {
+      const pids = readPids();
+      say('processes:');
+      for (const [name, pid] of Object.entries(pids)) say(`  ${name.padEnd(16)} pid ${pid} ${alive(pid) ? 'running' : 'DEAD'}`);
+      const agents = await api<{ agents: { host: string; alive: boolean }[] }>('GET', '/v2.0/agents').catch(() => ({ agents: [] }));
+      say('hosts:');
+      for (const h of HOSTS) say(`  ${h.padEnd(4)} namespace ${NS[h]}  agent ${agents.agents.find((a) => a.host === h)?.alive ? 'alive' : 'not reporting'}`);
+      say('VMs:');
+      for (const ns of labNamespaces().filter((n) => n.startsWith('plab-vm-'))) {
+        const addrs = execFileSync('ip', ['-n', ns, '-brief', 'addr', 'show'], { encoding: 'utf8' }).trim().split('\n').filter((l) => !l.startsWith('lo'));
+        say(`  ${ns.slice(8)}`);
+        for (const a of addrs) say(`    ${a}`);
+      }
+      const ports = await api<{ ports: { id: string; name?: string; status: string; device_id: string; 'binding:host_id'?: string; fixed_ips: { ip_address: string }[] }[] }>('GET', '/v2.0/ports').catch(() => ({ ports: [] }));
+      say('ports:');
+      for (const p of ports.ports) say(`  ${(p.name ?? p.id).padEnd(14)} ${p.status.padEnd(7)} device ${p.device_id} host ${p['binding:host_id'] ?? '-'} ${p.fixed_ips.map((f) => f.ip_address).join(' ')}`);
+    });
+
+  lab
+    .command('exec')
+    .description('run a command inside VM D, the router, or host h1/h2: plumb lab exec D -- CMD…')
+    .argument('<target>', 'VM device id, router, h1 or h2')
+    .argument('<cmd...>', 'command and arguments')
+    .passThroughOptions()
+    .action((target: string, cmd: string[]) => {
+      const r = spawnSync('ip', ['netns', 'exec', namespaceOf(target), ...cmd], { stdio: 'inherit' });
+      process.exitCode = r.status ?? 1;
+    });
+
+  const server = lab.command('server').description('play the compute service: VMs as network namespaces');
+  server
+    .command('create')
+    .description('create VM D on host H with a NIC on each network (like nova boot --nic net-id=N)')
+    .argument('<device>', 'device (server) id')
+    .requiredOption('--host <host>', 'h1 or h2')
+    .option('--nic <spec>', 'net-id=<network id> (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action(async (device: string, o: { host: string; nic: string[] }) => {
+      requireRoot();
+      if (!/^[A-Za-z0-9_-]{1,40}$/.test(device)) throw new ValidationError('device', 'letters, digits, "_" and "-" (at most 40)');
+      if (!(HOSTS as readonly string[]).includes(o.host)) throw new ValidationError('--host', `'${o.host}' is not a lab host (h1, h2)`);
+      const nets = o.nic.map((n) => {
+        const m = /^net-id=(.+)$/.exec(n);
+        if (!m?.[1]) throw new ValidationError('--nic', `'${n}' is not net-id=<network id>`);
+        return m[1];
+      });
+      createVmNamespace(device);
+      startPlumb(`vm-dhcp-${device}`, ['lab', 'vm-dhcp', device]);
+      for (const net of nets) {
+        const port = await createPort(net, device, o.host);
+        const active = await waitPortActive(port.id);
+        say(`${active.name ?? active.id}: ${active.status} on ${o.host}, mac ${active.mac_address}, ${active.fixed_ips.map((f) => f.ip_address).join(' ') || 'no address'}`);
+      }
+      say(`VM ${device} is namespace ${vmNetns(device)}; its NICs get their addresses by DHCP (plumb lab exec ${device} -- ip addr)`);
+    });
+
+  lab
+    .command('vm-dhcp', { hidden: true })
+    .argument('<device>')
+    .action(async (device: string) => superviseVmDhcp(device));
+}

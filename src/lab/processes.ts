@@ -1,0 +1,65 @@
+// Long-running lab processes (nats-server, controller, agents, VM DHCP supervisors), started
+// detached so they outlive `plumb lab up`, and recorded by pid so `plumb lab down` stops
+// exactly them.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LAB_DIR } from './layout.js';
+
+const PIDS = join(LAB_DIR, 'pids.json');
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const PLUMB_BIN = join(REPO, 'bin', 'plumb.js');
+
+export function readPids(): Record<string, number> {
+  if (!existsSync(PIDS)) return {};
+  return JSON.parse(readFileSync(PIDS, 'utf8')) as Record<string, number>;
+}
+
+export function recordPid(name: string, pid: number): void {
+  mkdirSync(LAB_DIR, { recursive: true });
+  writeFileSync(PIDS, JSON.stringify({ ...readPids(), [name]: pid }, null, 2));
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Start `cmd args` detached with output to <LAB_DIR>/logs/<name>.log; records its pid. */
+export function startDetached(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): number {
+  mkdirSync(join(LAB_DIR, 'logs'), { recursive: true });
+  const log = openSync(join(LAB_DIR, 'logs', `${name}.log`), 'a');
+  const child = spawn(cmd, args, { detached: true, stdio: ['ignore', log, log], env: { ...process.env, ...env } });
+  child.unref();
+  if (!child.pid) throw new Error(`could not start ${name}`);
+  recordPid(name, child.pid);
+  return child.pid;
+}
+
+export function startPlumb(name: string, args: string[], env: NodeJS.ProcessEnv = {}): number {
+  return startDetached(name, process.execPath, [PLUMB_BIN, ...args], env);
+}
+
+/** SIGTERM every recorded process, then SIGKILL what is left after `graceMs`. */
+export async function stopAll(graceMs = 3000): Promise<string[]> {
+  const pids = readPids();
+  const stopped: string[] = [];
+  for (const [name, pid] of Object.entries(pids)) {
+    if (!alive(pid)) continue;
+    try {
+      process.kill(pid, 'SIGTERM');
+      stopped.push(name);
+    } catch {
+      /* gone */
+    }
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && Object.values(pids).some(alive)) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of Object.values(pids)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  return stopped;
+}
