@@ -67,10 +67,14 @@ async function updateCost(n: number, rounds: number): Promise<void> {
   const rules = desiredFirewall(base).tables.reduce((acc, t) => acc + t.chains.reduce((a, c) => a + c.rules.length, 0), 0);
   const p = stats(profile.change);
   const g = stats(plug.change);
+  // Even rounds move to b, odd rounds back to a: the profile change deletes one element then
+  // adds it back; the plug adds a port's elements then deletes them.
+  const evenOdd = (xs: number[], even: boolean) => stats(xs.filter((_, i) => (i % 2 === 0) === even)).median.toFixed(1);
+  const split = `adds ${evenOdd(profile.change, false)}/${evenOdd(plug.change, true)} ms, deletes ${evenOdd(profile.change, true)}/${evenOdd(plug.change, false)} ms`;
   const z = stats([...profile.idle, ...plug.idle]);
   const b = stats(replace);
   console.log(
-    `| ${n} | ${rules} | ${p.median.toFixed(1)} / ${p.p95.toFixed(1)} | ${g.median.toFixed(1)} / ${g.p95.toFixed(1)} | ${z.median.toFixed(1)} | ${b.median.toFixed(1)} | ${(g.median / b.median).toFixed(2)} |`,
+    `| ${n} | ${rules} | ${p.median.toFixed(1)} / ${p.p95.toFixed(1)} | ${g.median.toFixed(1)} / ${g.p95.toFixed(1)} | ${split} | ${z.median.toFixed(1)} | ${b.median.toFixed(1)} | ${(g.median / b.median).toFixed(2)} |`,
   );
   netns.cleanup();
 }
@@ -157,8 +161,8 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('run as root (creates network namespaces)');
   console.log(`bench-firewall: ${new Date().toISOString()} nft ${sh('nft', ['--version']).trim()}, kernel ${sh('uname', ['-r']).trim()}`);
   if (!process.argv.includes('--iperf-only')) {
-    console.log('| ports | rules | profile change ms (median / p95) | port plug/unplug ms (median / p95) | no-change pass ms | full replace ms (baseline) | plug / replace |');
-    console.log('|---|---|---|---|---|---|---|');
+    console.log('| ports | rules | profile change ms (median / p95) | port plug/unplug ms (median / p95) | medians by kind (profile/plug) | no-change pass ms | full replace ms (baseline) | plug / replace |');
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const n of [10, 100, 1000]) await updateCost(n, quick ? 10 : 40);
   }
   await throughput(quick ? 3 : 12, quick ? 1 : 2);
