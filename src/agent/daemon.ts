@@ -10,6 +10,7 @@ import { connectBus } from '../bus/connection.js';
 import { inboxPrefix } from '../bus/layout.js';
 import { StatusReporter } from '../bus/reporter.js';
 import { logger } from '../util/log.js';
+import { agentMetrics, startMetricsServer } from '../metrics/registry.js';
 import { busStateSource } from './bus-source.js';
 import { hostExtensions } from './extensions.js';
 import { AgentService } from './service.js';
@@ -35,12 +36,24 @@ export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent',
   } else {
     source = fileStateSource(cfg.stateFile as string);
   }
+  const metrics = agentMetrics();
+  const metricsServer = cfg.metrics ? await startMetricsServer(metrics.registry, cfg.metrics.listen) : undefined;
   const service = new AgentService({
     handle,
     source,
     extensions: hostExtensions({ ...(cfg.netns === undefined ? {} : { netns: cfg.netns }), firewall: cfg.firewall }),
     log,
-    onPass: (result) => reporter?.report(result.generation, result.ports.map((p) => ({ id: p.id, status: p.status, revision: p.revision, ...(p.reason ? { reason: p.reason } : {}) }))),
+    onPass: (result) => {
+      reporter?.report(result.generation, result.ports.map((p) => ({ id: p.id, status: p.status, revision: p.revision, ...(p.reason ? { reason: p.reason } : {}) })));
+      metrics.passes.inc();
+      metrics.ops.inc(result.writes);
+      metrics.duration.observe(result.durationMs / 1000);
+      metrics.errors.inc({ kind: 'rejected' }, result.rejections.length);
+      metrics.errors.inc({ kind: 'unapplied' }, result.problems.length);
+      metrics.errors.inc({ kind: 'failed' }, result.failures.length);
+      metrics.ports.reset();
+      for (const p of result.ports) metrics.ports.inc({ status: p.status });
+    },
   });
   service.start();
   log.info({ mode: cfg.nats ? 'nats' : 'state-file', netns: cfg.netns }, 'agent started');
@@ -50,6 +63,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent',
       await service.stop();
       reporter?.stop();
       await nc?.drain().catch(() => undefined);
+      metricsServer?.close();
       handle.close();
     },
   };

@@ -1,0 +1,47 @@
+// Prometheus metrics of the agent and the controller (documented in docs/operations.md).
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function agentMetrics(registry = new Registry()) {
+  collectDefaultMetrics({ register: registry, prefix: 'plumb_agent_' });
+  return {
+    registry,
+    passes: new Counter({ name: 'plumb_agent_reconcile_passes_total', help: 'Reconcile passes run', registers: [registry] }),
+    ops: new Counter({ name: 'plumb_agent_ops_applied_total', help: 'Kernel writes issued by reconcile passes', registers: [registry] }),
+    errors: new Counter({ name: 'plumb_agent_errors_total', help: 'Problems by kind: rejected (invalid desired state), unapplied (not applicable on this host), failed (kernel op failed)', labelNames: ['kind'], registers: [registry] }),
+    duration: new Histogram({ name: 'plumb_agent_reconcile_duration_seconds', help: 'Duration of reconcile passes', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
+    ports: new Gauge({ name: 'plumb_agent_ports', help: 'Ports by status', labelNames: ['status'], registers: [registry] }),
+    dhcp: new Counter({ name: 'plumb_agent_dhcp_packets_total', help: 'DHCP/RA packets by outcome: answered, ignored, malformed', labelNames: ['outcome'], registers: [registry] }),
+  };
+}
+export type AgentMetrics = ReturnType<typeof agentMetrics>;
+
+export function controllerMetrics(registry = new Registry()) {
+  collectDefaultMetrics({ register: registry, prefix: 'plumb_controller_' });
+  return {
+    registry,
+    ports: new Gauge({ name: 'plumb_controller_ports', help: 'Ports by status', labelNames: ['status'], registers: [registry] }),
+    hostsAlive: new Gauge({ name: 'plumb_controller_hosts_alive', help: 'Hosts whose agent heartbeats are current', registers: [registry] }),
+    requests: new Counter({ name: 'plumb_controller_http_requests_total', help: 'API requests by method and status code', labelNames: ['method', 'code'], registers: [registry] }),
+  };
+}
+
+/** Serve GET /metrics on host:port. */
+export async function startMetricsServer(registry: Registry, listen: string): Promise<Server> {
+  const [host, port] = [listen.slice(0, listen.lastIndexOf(':')), Number(listen.slice(listen.lastIndexOf(':') + 1))];
+  const server = createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  return server;
+}
