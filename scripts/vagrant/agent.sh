@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Hypervisor node: the agent unit with this host's credentials and underlay address.
+set -euo pipefail
+host=$1; controller_ip=$2; underlay=$3
+ip addr replace "$underlay/24" dev eth2
+ip link set eth2 up; ip link set eth3 up
+install -d -m 0700 /etc/plumb/creds
+install -m 0600 "/opt/plumb/.vagrant-creds-$host.nk" "/etc/plumb/creds/$host.nk"
+cat > /etc/plumb/agent.yaml <<YAML
+host: $host
+nats: { url: nats://$controller_ip:4222, seedFile: /etc/plumb/creds/$host.nk }
+underlay: { address: $underlay }
+metrics: { listen: 127.0.0.1:9101 }
+YAML
+install -m 0644 /opt/plumb/systemd/plumb-agent.service /etc/systemd/system/
+systemctl daemon-reload
+systemctl enable --now plumb-agent

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Controller node: nats-server with generated credentials and per-host permissions, the
+# controller unit; copies each host's seed to the shared folder for the agent nodes.
+set -euo pipefail
+mgmt_ip=$1; hosts=$2
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y -qq --no-install-recommends nats-server >/dev/null
+args=(); IFS=, read -ra hs <<< "$hosts"; for h in "${hs[@]}"; do args+=(--host "$h"); done
+plumb bus gen-creds --out /etc/plumb/creds "${args[@]}"
+plumb bus gen-server-config --creds /etc/plumb/creds "${args[@]}" --listen "$mgmt_ip" --store /var/lib/nats/jetstream --out /etc/nats-server.conf
+install -d -o nats -g nats /var/lib/nats/jetstream 2>/dev/null || install -d /var/lib/nats/jetstream
+systemctl restart nats-server
+install -d -m 0700 /vagrant-creds 2>/dev/null || true
+for h in "${hs[@]}"; do install -m 0600 "/etc/plumb/creds/$h.nk" "/opt/plumb/.vagrant-creds-$h.nk"; done
+cat > /etc/plumb/controller.yaml <<YAML
+listen: 0.0.0.0:9696
+database: /var/lib/plumb/controller.db
+nats: { url: nats://$mgmt_ip:4222, seedFile: /etc/plumb/creds/controller.nk }
+macPrefix: "aa:00:00"
+privateNetworks: { defaultType: VXLAN, enabledTypes: [MAC_FILTERED, VXLAN, PHYSICAL_VLAN], cidrRange: 192.168.0.0/16, vniRange: [5000, 5999], vlanRange: [100, 199] }
+hosts: { defaults: { underlayDevice: eth2, vlanTrunk: eth2, macFiltered: { bridge: plumbmf0 } } }
+publicNetworks:
+  - { name: public, uplink: eth3, routingTable: 100, subnets: [{ cidr: 203.0.113.0/24, gateway: 203.0.113.1 }] }
+users:
+  - { name: admin, password: admin-password, project: admin, roles: [admin] }
+YAML
+install -m 0644 /opt/plumb/systemd/plumb-controller.service /etc/systemd/system/
+systemctl daemon-reload
+systemctl enable --now plumb-controller
