@@ -89,6 +89,28 @@ describe('anti-spoofing on a bridge', () => {
     expect(ping(b.ns, '10.1.0.12', 1)).toBe(true);
   });
 
+  it("drops neighbour advertisements claiming another VM's IPv6 address", async () => {
+    ipIn(c.ns, 'neigh', 'flush', 'dev', 'eth0');
+    expect(ping(c.ns, '2001:db8:1::b', 1)).toBe(true); // c learns b's real MAC
+    const before = counter(host, 'bridge', 'spoof_nd');
+    // a takes b's address; with ndisc_notify the kernel announces every address in unsolicited
+    // NAs when the MAC changes. Flip the MAC away and back: the second burst leaves with a's own
+    // (legitimate) MAC, so only the NA check can stop the claim on b's address.
+    sysctlSet(a.ns, 'net.ipv6.conf.eth0.ndisc_notify', '1');
+    ipIn(a.ns, 'addr', 'add', '2001:db8:1::b/128', 'dev', 'eth0', 'nodad');
+    ipIn(a.ns, 'link', 'set', 'eth0', 'address', '02:00:00:00:00:55');
+    ipIn(a.ns, 'link', 'set', 'eth0', 'address', a.mac);
+    try {
+      expect(await waitFor(() => counter(host, 'bridge', 'spoof_nd') > before)).toBe(true);
+      const entry = ipJson<{ dst: string; lladdr?: string }[]>(c.ns, 'neigh', 'show', 'dev', 'eth0').find((n) => n.dst === '2001:db8:1::b');
+      expect(entry?.lladdr).toBe(b.mac);
+    } finally {
+      ipIn(a.ns, 'addr', 'del', '2001:db8:1::b/128', 'dev', 'eth0');
+      sysctlSet(a.ns, 'net.ipv6.conf.eth0.ndisc_notify', '0');
+    }
+    expect(ping(c.ns, '2001:db8:1::b', 1)).toBe(true);
+  });
+
   it('restores a rule deleted by hand, and an unchanged state costs zero writes', async () => {
     expect((await fw.reconcile(state())).writes).toBe(0);
     const listing = nft(host, '-a', 'list', 'chain', 'bridge', 'plumb', 'guard_ip4');
@@ -98,6 +120,7 @@ describe('anti-spoofing on a bridge', () => {
     ipIn(a.ns, 'addr', 'add', '10.1.0.98/24', 'dev', 'eth0');
     // b answers the forged address without ARP (the ARP guard would stop that on its own)
     ipIn(b.ns, 'neigh', 'replace', '10.1.0.98', 'lladdr', a.mac, 'dev', 'eth0', 'nud', 'permanent');
+    ipIn(a.ns, 'neigh', 'replace', '10.1.0.11', 'lladdr', b.mac, 'dev', 'eth0', 'nud', 'permanent');
     expect(pingFrom(a.ns, '10.1.0.98', '10.1.0.11')).toBe(true); // the hole is real
     expect((await fw.reconcile(state())).writes).toBe(1);
     expect(pingFrom(a.ns, '10.1.0.98', '10.1.0.11')).toBe(false);
