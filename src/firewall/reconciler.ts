@@ -99,7 +99,6 @@ export class FirewallReconciler {
       if (!(err instanceof NftCommandError || err instanceof NfnetlinkError) || plan.replaced.length === desired.tables.length) throw err;
       // An element delta can race with a hand edit (an element already gone): replace instead.
       this.log.warn({ err: err.message }, 'element update failed; replacing plumb tables');
-      writes++;
       seenAt = undefined;
       await this.nft.run(['-f', '-'], replaceAll(desired.tables).script);
       plan.replaced = desired.tables.map((t) => tableKey(t.family));
