@@ -29,6 +29,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode);
-  process.stderr.write(`plumb: ${err instanceof PlumbError ? err.message : errorMessage(err)}\n`);
+  // API errors print like kamaki does: "(409) IP address '192.168.3.5' is already in use"
+  const apiError = err instanceof PlumbError && err.name === 'ApiRequestError';
+  process.stderr.write(apiError ? `${err.message}\n` : `plumb: ${err instanceof PlumbError ? err.message : errorMessage(err)}\n`);
   process.exit(process.exitCode && process.exitCode !== 0 ? process.exitCode : 1);
 }

@@ -1,4 +1,45 @@
+// `plumb controller run|check-config|hash-password`.
 import type { Command } from 'commander';
+import { loadControllerConfig } from '../../controller/config.js';
+import { startController } from '../../controller/server.js';
+import { hashPassword } from '../../controller/auth.js';
+import { sdNotify, startWatchdog } from '../../systemd/notify.js';
+import { logger } from '../../util/log.js';
 
-// Filled in by the controller work; registers its subcommands on the root program.
-export function registerControllerCommands(_program: Command): void {}
+export function registerControllerCommands(program: Command): void {
+  const ctl = program.command('controller').description('the controller: Neutron-style API, IPAM, quotas, desired state over NATS');
+
+  ctl
+    .command('run')
+    .requiredOption('--config <file>', 'controller config (YAML)')
+    .action(async (o: { config: string }) => {
+      const running = await startController(loadControllerConfig(o.config));
+      sdNotify('READY=1');
+      const stopWatchdog = startWatchdog();
+      const log = logger('controller');
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string): void => {
+          log.info({ signal: sig }, 'stopping');
+          sdNotify('STOPPING=1');
+          stopWatchdog();
+          void running.close().then(resolve);
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+    });
+
+  ctl
+    .command('check-config')
+    .requiredOption('--config <file>', 'controller config (YAML)')
+    .action((o: { config: string }) => {
+      const cfg = loadControllerConfig(o.config);
+      process.stdout.write(`${o.config}: valid (${cfg.publicNetworks.length} public networks, ${cfg.users.length} users, listen ${cfg.listen})\n`);
+    });
+
+  ctl
+    .command('hash-password')
+    .argument('<password>')
+    .description('print a passwordHash for the users section')
+    .action((pw: string) => void process.stdout.write(`${hashPassword(pw)}\n`));
+}

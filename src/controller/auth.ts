@@ -1,0 +1,42 @@
+// HTTP basic authentication against users from the config; passwords stored as scrypt hashes.
+import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import type { ControllerConfig } from './config.js';
+import { UnauthorizedError } from './errors.js';
+
+export interface Principal {
+  user: string;
+  project: string;
+  admin: boolean;
+}
+
+export function hashPassword(password: string): string {
+  const salt = randomBytes(16);
+  return `scrypt$${salt.toString('hex')}$${scryptSync(password, salt, 32).toString('hex')}`;
+}
+
+function verify(password: string, hash: string): boolean {
+  const [, salt, want] = hash.split('$');
+  if (!salt || !want) return false;
+  const got = scryptSync(password, Buffer.from(salt, 'hex'), 32);
+  return timingSafeEqual(got, Buffer.from(want, 'hex'));
+}
+
+export function authenticator(cfg: ControllerConfig): (header: string | undefined) => Principal {
+  // hashes are checked once per distinct credential: scrypt is deliberately slow
+  const cache = new Map<string, Principal>();
+  return (header) => {
+    if (cfg.auth === 'none') return { user: 'anonymous', project: 'admin', admin: true };
+    const m = /^Basic (.+)$/i.exec(header ?? '');
+    if (!m?.[1]) throw new UnauthorizedError('Authentication required (HTTP basic)');
+    const hit = cache.get(m[1]);
+    if (hit) return hit;
+    const [name, ...rest] = Buffer.from(m[1], 'base64').toString().split(':');
+    const password = rest.join(':');
+    const u = cfg.users.find((x) => x.name === name);
+    const ok = u && (u.passwordHash ? verify(password, u.passwordHash) : u.password === password);
+    if (!u || !ok) throw new UnauthorizedError('Invalid user name or password');
+    const p = { user: u.name, project: u.project, admin: u.roles.includes('admin') };
+    cache.set(m[1], p);
+    return p;
+  };
+}

@@ -1,0 +1,88 @@
+// Controller configuration (YAML), validated with errors that name the field.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { ValidationError, errorMessage } from '../util/errors.js';
+import { cidr, ipAddress, ifname, macPrefix } from '../state/schema.js';
+
+const pool = z.object({ start: ipAddress, end: ipAddress }).strict();
+const subnetConfig = z
+  .object({ cidr, gateway: ipAddress.optional(), allocationPools: z.array(pool).default([]), dns: z.array(ipAddress).default([]) })
+  .strict();
+
+export const controllerConfigSchema = z
+  .object({
+    listen: z.string().regex(/^[^:]+:\d+$/, 'host:port').default('127.0.0.1:9696'),
+    database: z.string().min(1).default('/var/lib/plumb/controller.db'),
+    auth: z.enum(['basic', 'none']).default('basic'),
+    nats: z.object({ url: z.string().regex(/^(nats|tls):\/\/.+/, 'a nats:// or tls:// URL'), seedFile: z.string().min(1) }).strict().optional(),
+    macPrefix: macPrefix.default('aa:00:00'),
+    heartbeatTimeoutSeconds: z.number().min(1).default(15),
+    privateNetworks: z
+      .object({
+        defaultType: z.enum(['MAC_FILTERED', 'VXLAN', 'PHYSICAL_VLAN']).default('MAC_FILTERED'),
+        enabledTypes: z.array(z.enum(['MAC_FILTERED', 'VXLAN', 'PHYSICAL_VLAN'])).default(['MAC_FILTERED']),
+        cidrRange: cidr.default('192.168.0.0/16'),
+        vniRange: z.tuple([z.number().int().min(1), z.number().int().max(0xffffff)]).default([5000, 5999]),
+        vlanRange: z.tuple([z.number().int().min(1), z.number().int().max(4094)]).default([100, 199]),
+        macPrefixPool: z.string().regex(/^[0-9a-f]{2}$/, 'one hex octet').default('aa'),
+      })
+      .strict()
+      .default({ defaultType: 'MAC_FILTERED', enabledTypes: ['MAC_FILTERED'], cidrRange: '192.168.0.0/16', vniRange: [5000, 5999], vlanRange: [100, 199], macPrefixPool: 'aa' }),
+    /** How ports are plugged on hosts: taps for QEMU/KVM, or veths into per-device namespaces (the lab). */
+    portBinding: z
+      .union([z.object({ kind: z.literal('tap') }).strict(), z.object({ kind: z.literal('veth'), netnsTemplate: z.string().includes('{device_id}') }).strict()])
+      .default({ kind: 'tap' }),
+    hosts: z
+      .object({
+        defaults: z
+          .object({ underlayDevice: ifname.optional(), vlanTrunk: ifname.optional(), macFiltered: z.object({ bridge: ifname.default('plumbmf0'), uplink: ifname.optional() }).strict().default({ bridge: 'plumbmf0' }), tapOwner: z.union([z.string(), z.number()]).optional() })
+          .strict()
+          .default({ macFiltered: { bridge: 'plumbmf0' } }),
+      })
+      .strict()
+      .default({ defaults: { macFiltered: { bridge: 'plumbmf0' } } }),
+    publicNetworks: z.array(z.object({ name: z.string().min(1), uplink: ifname, routingTable: z.number().int().min(1).max(252), subnets: z.array(subnetConfig).min(1) }).strict()).default([]),
+    users: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1),
+            /** scrypt hash from `plumb controller hash-password` */
+            passwordHash: z.string().regex(/^scrypt\$[0-9a-f]+\$[0-9a-f]+$/, 'not a hash from plumb controller hash-password').optional(),
+            /** plain text, for labs only */
+            password: z.string().min(1).optional(),
+            project: z.string().min(1),
+            roles: z.array(z.string()).default([]),
+          })
+          .strict()
+          .refine((u) => (u.password === undefined) !== (u.passwordHash === undefined), { message: 'give exactly one of password or passwordHash', path: ['passwordHash'] }),
+      )
+      .default([]),
+    quotas: z
+      .object({ networks: z.number().int().min(0).default(10), floatingIps: z.number().int().min(0).default(3), devicesPerNetwork: z.number().int().min(1).default(250), nicsPerDevice: z.number().int().min(1).default(15) })
+      .strict()
+      .default({ networks: 10, floatingIps: 3, devicesPerNetwork: 250, nicsPerDevice: 15 }),
+  })
+  .strict();
+
+export type ControllerConfig = z.infer<typeof controllerConfigSchema>;
+
+export function parseControllerConfig(raw: unknown): ControllerConfig {
+  const r = controllerConfigSchema.safeParse(raw ?? {});
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new ValidationError(['config', ...(issue?.path ?? []).map(String)].join('.'), issue?.message ?? 'invalid');
+  }
+  return r.data;
+}
+
+export function loadControllerConfig(path: string): ControllerConfig {
+  let raw: unknown;
+  try {
+    raw = parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ValidationError(path, `cannot read controller config: ${errorMessage(err)}`);
+  }
+  return parseControllerConfig(raw);
+}

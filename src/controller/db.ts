@@ -1,0 +1,49 @@
+// SQLite store (better-sqlite3, WAL) with versioned migrations. Synchronous transactions mean
+// one allocation can never interleave with another inside the controller process.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type Db = Database.Database;
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE networks (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, project TEXT, type TEXT NOT NULL,
+     public INTEGER NOT NULL DEFAULT 0, segment INTEGER, mac_prefix TEXT, uplink TEXT, routing_table INTEGER,
+     admin_state_up INTEGER NOT NULL DEFAULT 1, shared INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, updated TEXT NOT NULL);
+   CREATE UNIQUE INDEX networks_segment ON networks(type, segment) WHERE segment IS NOT NULL;
+   CREATE UNIQUE INDEX networks_mac_prefix ON networks(mac_prefix) WHERE mac_prefix IS NOT NULL;
+   CREATE TABLE subnets (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, network_id INTEGER NOT NULL REFERENCES networks(id), project TEXT,
+     name TEXT NOT NULL DEFAULT '', cidr TEXT NOT NULL, ip_version INTEGER NOT NULL, gateway TEXT,
+     pools TEXT NOT NULL, dns TEXT NOT NULL DEFAULT '[]', enable_dhcp INTEGER NOT NULL DEFAULT 1, host_routes TEXT NOT NULL DEFAULT '[]');
+   CREATE UNIQUE INDEX subnets_private_cidr ON subnets(cidr) WHERE project IS NOT NULL;
+   CREATE TABLE ports (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, network_id INTEGER NOT NULL REFERENCES networks(id), project TEXT,
+     name TEXT NOT NULL, device_id TEXT NOT NULL DEFAULT '', device_owner TEXT NOT NULL DEFAULT '', nic_index INTEGER,
+     mac TEXT NOT NULL UNIQUE, host TEXT, status TEXT NOT NULL, status_reason TEXT, revision INTEGER NOT NULL DEFAULT 1,
+     profile TEXT NOT NULL DEFAULT '{}', firewall_profile TEXT NOT NULL DEFAULT 'DISABLED', created TEXT NOT NULL, updated TEXT NOT NULL);
+   CREATE TABLE fixed_ips (
+     port_id INTEGER NOT NULL REFERENCES ports(id) ON DELETE CASCADE, subnet_id INTEGER NOT NULL REFERENCES subnets(id),
+     ip TEXT NOT NULL, UNIQUE(subnet_id, ip));
+   CREATE TABLE floating_ips (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, network_id INTEGER NOT NULL, subnet_id INTEGER NOT NULL,
+     ip TEXT NOT NULL, port_id INTEGER REFERENCES ports(id) ON DELETE SET NULL, created TEXT NOT NULL, UNIQUE(subnet_id, ip));
+   CREATE TABLE hosts (id TEXT PRIMARY KEY, underlay TEXT, version TEXT, last_seen TEXT, generation INTEGER NOT NULL DEFAULT 0);`,
+];
+
+export function openDb(path: string): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('synchronous = NORMAL');
+  const version = db.pragma('user_version', { simple: true }) as number;
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+  return db;
+}

@@ -1,0 +1,76 @@
+// API errors: one class per condition, each carrying the HTTP status and Neutron's error type,
+// with the seeds' messages (kamaki prints them as "(409) IP address '…' is already in use").
+import { PlumbError } from '../util/errors.js';
+
+export abstract class ApiError extends PlumbError {
+  abstract readonly status: number;
+  abstract readonly type: string;
+  constructor(message: string, readonly detail = '') {
+    super(message);
+  }
+}
+
+/** 400: invalid input, naming the field and the reason. */
+export class BadRequestError extends ApiError {
+  readonly status = 400;
+  readonly type = 'HTTPBadRequest';
+  constructor(readonly field: string, readonly reason: string) {
+    super(`Invalid input for ${field}. Reason: ${reason}.`);
+  }
+}
+
+export class UnauthorizedError extends ApiError {
+  readonly status = 401;
+  readonly type = 'HTTPUnauthorized';
+}
+
+/** 403: forbidden for this user, or a network in use. */
+export class ForbiddenError extends ApiError {
+  readonly status = 403;
+  readonly type = 'HTTPForbidden';
+}
+
+export class NetworkInUseError extends ApiError {
+  readonly status = 403;
+  readonly type = 'NetworkInUse';
+  constructor(id: string, detail = '') {
+    super(`Network with id ${id} is in use`, detail);
+  }
+}
+
+export class NotFoundError extends ApiError {
+  readonly status = 404;
+  readonly type: string;
+  constructor(kind: 'Network' | 'Subnet' | 'Port' | 'Floating IP' | 'Host' | 'Resource', id: string) {
+    super(`${kind} ${id} could not be found`);
+    this.type = `${kind.replace(/\s/g, '')}NotFound`;
+  }
+}
+
+export class ConflictError extends ApiError {
+  readonly status = 409;
+  readonly type = 'Conflict';
+}
+
+export class IpAddressInUseError extends ApiError {
+  readonly status = 409;
+  readonly type = 'IpAddressInUse';
+  constructor(ip: string) {
+    super(`IP address '${ip}' is already in use`);
+  }
+}
+
+/** 409: a pool (addresses, MACs, segments, CIDRs) is exhausted. */
+export class PoolExhaustedError extends ApiError {
+  readonly status = 409;
+  readonly type = 'PoolExhausted';
+}
+
+/** 413: over quota or limit, in the seeds' words. */
+export class OverQuotaError extends ApiError {
+  readonly status = 413;
+  readonly type = 'OverQuota';
+  constructor(resource: string, available: number, requested = 1) {
+    super(`Limit for resource '${resource}' exceeded for your account. Available: ${Math.max(0, available)}, Requested: ${requested}`);
+  }
+}

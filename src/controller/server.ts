@@ -1,0 +1,57 @@
+// The controller process: store, service, HTTP API and (when configured) the NATS publisher.
+import type { Server } from 'node:http';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { logger } from '../util/log.js';
+import { connectBus } from '../bus/connection.js';
+import { DesiredStatePublisher } from '../bus/publisher.js';
+import { controllerMetrics } from '../metrics/registry.js';
+import { authenticator } from './auth.js';
+import type { ControllerConfig } from './config.js';
+import { controllerHooks } from './controller-hooks.js';
+import { openDb } from './db.js';
+import type { ControllerHooks } from './hooks.js';
+import { createApiServer, routes } from './http.js';
+import { ControllerService } from './service.js';
+
+export interface RunningController {
+  url: string;
+  hooks: ControllerHooks;
+  service: ControllerService;
+  close(): Promise<void>;
+}
+
+export async function startController(cfg: ControllerConfig): Promise<RunningController> {
+  const log = logger('controller');
+  const db = openDb(cfg.database);
+  const service = new ControllerService(db, cfg);
+  const hooks = controllerHooks(service);
+  const metrics = controllerMetrics();
+  const [host, portText] = [cfg.listen.slice(0, cfg.listen.lastIndexOf(':')), cfg.listen.slice(cfg.listen.lastIndexOf(':') + 1)];
+  let url = '';
+  const server: Server = createApiServer(routes(service, hooks, () => url), authenticator(cfg), log, (method, code) => metrics.requests.inc({ method, code: String(code) }));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(portText), host, resolve);
+  });
+  const addr = server.address();
+  url = `http://${host}:${typeof addr === 'object' && addr ? addr.port : portText}`;
+  let nc: NatsConnection | undefined;
+  let publisher: DesiredStatePublisher | undefined;
+  if (cfg.nats) {
+    nc = await connectBus({ url: cfg.nats.url, seedFile: cfg.nats.seedFile, name: 'plumb-controller' });
+    publisher = new DesiredStatePublisher(nc, hooks, log.child({ module: 'publisher' }));
+    await publisher.start();
+  }
+  log.info({ url, nats: cfg.nats?.url }, 'controller listening');
+  return {
+    url,
+    hooks,
+    service,
+    async close() {
+      await publisher?.stop();
+      await nc?.drain().catch(() => undefined);
+      await new Promise((r) => server.close(r));
+      db.close();
+    },
+  };
+}
