@@ -11,6 +11,7 @@ import { inboxPrefix } from '../bus/layout.js';
 import { StatusReporter } from '../bus/reporter.js';
 import { logger } from '../util/log.js';
 import { agentMetrics, startMetricsServer } from '../metrics/registry.js';
+import { startResponder } from '../dhcp/responder.js';
 import { busStateSource } from './bus-source.js';
 import { hostExtensions } from './extensions.js';
 import { AgentService } from './service.js';
@@ -36,6 +37,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent',
   } else {
     source = fileStateSource(cfg.stateFile as string);
   }
+  const responder = cfg.dhcp ? await startResponder({ ...(cfg.netns === undefined ? {} : { netns: cfg.netns }), logger: log.child({ module: 'dhcp' }) }) : undefined;
   const metrics = agentMetrics();
   const metricsServer = cfg.metrics ? await startMetricsServer(metrics.registry, cfg.metrics.listen) : undefined;
   const service = new AgentService({
@@ -43,6 +45,8 @@ export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent',
     source,
     extensions: hostExtensions({ ...(cfg.netns === undefined ? {} : { netns: cfg.netns }), firewall: cfg.firewall }),
     log,
+    // bindings change at once with the desired state, before the kernel pass
+    onState: (v) => responder?.update(v.state),
     onPass: (result) => {
       reporter?.report(result.generation, result.ports.map((p) => ({ id: p.id, status: p.status, revision: p.revision, ...(p.reason ? { reason: p.reason } : {}) })));
       metrics.passes.inc();
@@ -53,6 +57,13 @@ export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent',
       metrics.errors.inc({ kind: 'failed' }, result.failures.length);
       metrics.ports.reset();
       for (const p of result.ports) metrics.ports.inc({ status: p.status });
+      if (responder) {
+        const st = responder.stats();
+        metrics.dhcp.reset();
+        metrics.dhcp.inc({ outcome: 'answered' }, st.answered);
+        metrics.dhcp.inc({ outcome: 'ignored' }, st.ignoredUnknownMac + st.ignoredWrongPort + st.ignoredOther);
+        metrics.dhcp.inc({ outcome: 'malformed' }, st.malformed);
+      }
     },
   });
   service.start();
@@ -61,6 +72,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent',
     service,
     async stop() {
       await service.stop();
+      await responder?.close();
       reporter?.stop();
       await nc?.drain().catch(() => undefined);
       metricsServer?.close();

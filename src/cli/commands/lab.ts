@@ -47,7 +47,8 @@ Try:
 `;
 
 export function registerLabCommands(program: Command): void {
-  const lab = program.command('lab').description('a local lab: nats-server, controller and two hypervisor hosts in network namespaces');
+  program.enablePositionalOptions();
+  const lab = program.command('lab').description('a local lab: nats-server, controller and two hypervisor hosts in network namespaces').enablePositionalOptions();
 
   lab
     .command('up')
@@ -110,7 +111,9 @@ export function registerLabCommands(program: Command): void {
     .argument('<cmd...>', 'command and arguments')
     .passThroughOptions()
     .action((target: string, cmd: string[]) => {
-      const r = spawnSync('ip', ['netns', 'exec', namespaceOf(target), ...cmd], { stdio: 'inherit' });
+      const argv = cmd[0] === '--' ? cmd.slice(1) : cmd;
+      if (argv.length === 0) throw new ValidationError('cmd', 'give a command after --');
+      const r = spawnSync('ip', ['netns', 'exec', namespaceOf(target), ...argv], { stdio: 'inherit' });
       process.exitCode = r.status ?? 1;
     });
 

@@ -1,0 +1,114 @@
+// What to answer (RFC 2131 4.3): OFFER/ACK/NAK for the port's own binding, nothing for
+// anything else. Pure: the transport supplies the ingress interface and sends the result.
+import { MessageType, type DhcpMessage } from './codec/message.js';
+import {
+  OPT,
+  addressListOption,
+  addressOption,
+  classlessRoutesOption,
+  domainSearchOption,
+  stringOption,
+  u16Option,
+  u32Option,
+} from './codec/options.js';
+import type { Binding, BindingTable } from './bindings.js';
+
+export type Outcome =
+  | { kind: 'reply'; message: DhcpMessage; to: { ip: string; mac: string }; binding: Binding; replyType: MessageType }
+  | { kind: 'ignored'; reason: 'unknown-mac' | 'wrong-port' | 'not-a-request' | 'relayed' | 'not-a-port' }
+  | { kind: 'noted'; event: 'release' | 'decline'; binding: Binding };
+
+const BROADCAST = { ip: '255.255.255.255', mac: 'ff:ff:ff:ff:ff:ff' };
+
+function messageType(m: DhcpMessage): number | undefined {
+  const t = m.options.get(OPT.MESSAGE_TYPE);
+  return t && t.length === 1 ? t[0] : undefined;
+}
+
+const ipOf = (b: Buffer | undefined): string | undefined => (b && b.length === 4 ? [...b].join('.') : undefined);
+
+export function answer(table: BindingTable, ifname: string | undefined, m: DhcpMessage): Outcome {
+  if (m.op !== 1) return { kind: 'ignored', reason: 'not-a-request' };
+  if (m.giaddr !== '0.0.0.0') return { kind: 'ignored', reason: 'relayed' };
+  // the same broadcast is seen again on the bridge (and on uplinks): only ports are served
+  if (!ifname || !table.ports.has(ifname)) return { kind: 'ignored', reason: 'not-a-port' };
+  const binding = table.byIfname.get(ifname);
+  if (!binding || binding.mac !== m.chaddr) return { kind: 'ignored', reason: table.macs.has(m.chaddr) ? 'wrong-port' : 'unknown-mac' };
+  const type = messageType(m);
+  switch (type) {
+    case MessageType.DISCOVER:
+      return reply(m, binding, MessageType.OFFER);
+    case MessageType.REQUEST: {
+      const serverId = ipOf(m.options.get(OPT.SERVER_ID));
+      const requested = ipOf(m.options.get(OPT.REQUESTED_IP)) ?? (m.ciaddr !== '0.0.0.0' ? m.ciaddr : undefined);
+      // SELECTING with another server's id: the client chose someone else; stay silent
+      if (serverId !== undefined && serverId !== binding.serverId) return { kind: 'ignored', reason: 'not-a-request' };
+      if (requested !== binding.ip) return nak(m, binding);
+      return reply(m, binding, MessageType.ACK);
+    }
+    case MessageType.INFORM:
+      return reply(m, binding, MessageType.ACK, true);
+    case MessageType.RELEASE:
+      return { kind: 'noted', event: 'release', binding };
+    case MessageType.DECLINE:
+      return { kind: 'noted', event: 'decline', binding };
+    default:
+      return { kind: 'ignored', reason: 'not-a-request' };
+  }
+}
+
+function destination(m: DhcpMessage, yiaddr: string): { ip: string; mac: string } {
+  // RFC 2131 4.1: to ciaddr when the client has one; broadcast when asked; else unicast to
+  // yiaddr at chaddr (which works on ports without any address on the host side)
+  if (m.ciaddr !== '0.0.0.0') return { ip: m.ciaddr, mac: m.chaddr };
+  if (m.flags & 0x8000) return BROADCAST;
+  return { ip: yiaddr, mac: m.chaddr };
+}
+
+function reply(m: DhcpMessage, b: Binding, type: MessageType, inform = false): Outcome {
+  const requested = new Set([...(m.options.get(OPT.PARAM_REQUEST) ?? [])]);
+  const want = (code: number): boolean => requested.size === 0 || requested.has(code);
+  const o = new Map<number, Buffer>();
+  o.set(OPT.MESSAGE_TYPE, Buffer.from([type]));
+  o.set(OPT.SERVER_ID, addressOption(b.serverId));
+  if (!inform) {
+    o.set(OPT.LEASE_TIME, u32Option(b.leaseSeconds));
+    o.set(OPT.RENEWAL_T1, u32Option(Math.floor(b.leaseSeconds / 2)));
+    o.set(OPT.REBINDING_T2, u32Option(Math.floor((b.leaseSeconds * 7) / 8)));
+  }
+  o.set(OPT.SUBNET_MASK, addressOption(b.mask));
+  if (want(OPT.BROADCAST)) o.set(OPT.BROADCAST, addressOption(b.broadcast));
+  if (b.gateway && want(OPT.ROUTER)) o.set(OPT.ROUTER, addressOption(b.gateway));
+  if (b.dns.length && want(OPT.DNS)) o.set(OPT.DNS, addressListOption(b.dns));
+  if (b.hostname && want(OPT.HOSTNAME)) o.set(OPT.HOSTNAME, stringOption(b.hostname));
+  if (b.domain && want(OPT.DOMAIN)) o.set(OPT.DOMAIN, stringOption(b.domain));
+  if (want(OPT.MTU)) o.set(OPT.MTU, u16Option(b.mtu));
+  if (b.searchDomains.length && want(OPT.DOMAIN_SEARCH)) o.set(OPT.DOMAIN_SEARCH, domainSearchOption(b.searchDomains));
+  if (b.routes.length && requested.has(OPT.CLASSLESS_ROUTES)) {
+    // RFC 3442: a client using option 121 ignores option 3, so the default route goes in too
+    const routes = b.gateway ? [...b.routes, { destination: '0.0.0.0/0', nexthop: b.gateway }] : b.routes;
+    o.set(OPT.CLASSLESS_ROUTES, classlessRoutesOption(routes));
+  }
+  const yiaddr = inform ? '0.0.0.0' : b.ip;
+  return {
+    kind: 'reply',
+    replyType: type,
+    binding: b,
+    to: destination(m, b.ip),
+    message: { op: 2, xid: m.xid, secs: 0, flags: m.flags, ciaddr: m.ciaddr, yiaddr, siaddr: '0.0.0.0', giaddr: '0.0.0.0', chaddr: m.chaddr, options: o },
+  };
+}
+
+function nak(m: DhcpMessage, b: Binding): Outcome {
+  const o = new Map<number, Buffer>([
+    [OPT.MESSAGE_TYPE, Buffer.from([MessageType.NAK])],
+    [OPT.SERVER_ID, addressOption(b.serverId)],
+  ]);
+  return {
+    kind: 'reply',
+    replyType: MessageType.NAK,
+    binding: b,
+    to: BROADCAST,
+    message: { op: 2, xid: m.xid, secs: 0, flags: m.flags, ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: '0.0.0.0', chaddr: m.chaddr, options: o },
+  };
+}

@@ -1,0 +1,129 @@
+// The DHCPv4 responder of the agent: one packet socket per namespace, bindings replaced
+// atomically from the desired state (no restart, no reload, no socket churn), answers only on
+// the port owning the binding and only for its MAC; everything else is counted and dropped.
+import type { Logger } from 'pino';
+import type { HostState } from '../state/schema.js';
+import { NetnsBinding } from '../kernel/netns.js';
+import { openKernelHandle } from '../kernel/handle.js';
+import type { KernelHandle } from '../kernel/types.js';
+import { PacketSocket } from '../packet/packet-socket.js';
+import { buildUdp4, parseUdp4 } from '../packet/frames.js';
+import { errorMessage } from '../util/errors.js';
+import { logger } from '../util/log.js';
+import { buildBindings, type BindingTable } from './bindings.js';
+import { MessageType, parseMessage, serializeMessage } from './codec/message.js';
+import { answer } from './policy.js';
+
+export interface ResponderStats {
+  received: number;
+  answered: number;
+  offers: number;
+  acks: number;
+  naks: number;
+  ignoredUnknownMac: number;
+  ignoredWrongPort: number;
+  ignoredOther: number;
+  malformed: number;
+  releases: number;
+  declines: number;
+  sendErrors: number;
+}
+
+export interface Responder {
+  update(state: HostState): void;
+  stats(): ResponderStats;
+  close(): Promise<void>;
+}
+
+interface LinkInfo {
+  name: string;
+  mac: string;
+}
+
+export async function startResponder(opts: { netns?: string; logger?: Logger } = {}): Promise<Responder> {
+  const log = opts.logger ?? logger('dhcp', opts.netns ? { netns: opts.netns } : {});
+  const ns = new NetnsBinding(opts.netns);
+  const handle: KernelHandle = await openKernelHandle(opts.netns === undefined ? {} : { netns: opts.netns });
+  const sock = new PacketSocket(ns);
+  const stats: ResponderStats = { received: 0, answered: 0, offers: 0, acks: 0, naks: 0, ignoredUnknownMac: 0, ignoredWrongPort: 0, ignoredOther: 0, malformed: 0, releases: 0, declines: 0, sendErrors: 0 };
+  let table: BindingTable = { byIfname: new Map(), macs: new Set(), ports: new Set() };
+  let links = new Map<number, LinkInfo>();
+  let refreshing: Promise<void> | undefined;
+  const refreshLinks = (): Promise<void> =>
+    (refreshing ??= handle
+      .linkList()
+      .then((ls) => {
+        links = new Map(ls.map((l) => [l.index, { name: l.name, mac: l.mac }]));
+      })
+      .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'link list failed'))
+      .finally(() => {
+        refreshing = undefined;
+      }));
+  await refreshLinks();
+
+  const handleFrame = async (ifIndex: number, frame: Buffer): Promise<void> => {
+    stats.received += 1;
+    const udp = parseUdp4(frame);
+    const msg = udp && udp.dstPort === 67 ? parseMessage(udp.payload) : undefined;
+    if (!udp || !msg) {
+      stats.malformed += 1;
+      return;
+    }
+    if (!links.has(ifIndex)) await refreshLinks(); // a port created since the last refresh
+    const link = links.get(ifIndex);
+    const out = answer(table, link?.name, msg);
+    if (out.kind === 'ignored') {
+      if (out.reason === 'unknown-mac') stats.ignoredUnknownMac += 1;
+      else if (out.reason === 'wrong-port') stats.ignoredWrongPort += 1;
+      else stats.ignoredOther += 1;
+      return;
+    }
+    if (out.kind === 'noted') {
+      if (out.event === 'decline') {
+        stats.declines += 1;
+        log.warn({ port: out.binding.portId, ip: out.binding.ip, mac: out.binding.mac }, 'DHCPDECLINE: address conflict reported by the client');
+      } else {
+        stats.releases += 1;
+        log.info({ port: out.binding.portId, ip: out.binding.ip }, 'DHCPRELEASE');
+      }
+      return;
+    }
+    if (!link) return;
+    const reply = buildUdp4({ srcMac: link.mac, dstMac: out.to.mac, srcIp: out.binding.serverId, dstIp: out.to.ip, srcPort: 67, dstPort: 68, payload: serializeMessage(out.message) });
+    try {
+      sock.send(ifIndex, reply);
+      stats.answered += 1;
+      if (out.replyType === MessageType.OFFER) stats.offers += 1;
+      else if (out.replyType === MessageType.ACK) stats.acks += 1;
+      else if (out.replyType === MessageType.NAK) {
+        stats.naks += 1;
+        log.info({ port: out.binding.portId, ip: out.binding.ip }, 'DHCPNAK: the client asked for an address it is not bound to');
+      }
+    } catch (err) {
+      stats.sendErrors += 1;
+      log.warn({ err: errorMessage(err), ifIndex }, 'reply not sent');
+    }
+  };
+
+  sock.start(({ ifIndex, frame }) => {
+    // never let one packet take the responder down
+    handleFrame(ifIndex, frame).catch((err: unknown) => {
+      stats.malformed += 1;
+      log.warn({ err: errorMessage(err) }, 'packet dropped');
+    });
+  });
+  log.info({ netns: opts.netns }, 'DHCP responder listening');
+
+  return {
+    update(state) {
+      table = buildBindings(state);
+      void refreshLinks();
+    },
+    stats: () => ({ ...stats }),
+    async close() {
+      await sock.close();
+      handle.close();
+      ns.close();
+    },
+  };
+}

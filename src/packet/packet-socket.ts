@@ -1,0 +1,113 @@
+// One AF_PACKET socket per namespace for all ports, with a classic BPF filter so only the
+// packets we serve reach user space (IPv4 UDP to port 67). Bounded descriptors however many
+// ports: the ingress interface comes with each packet (sockaddr_ll). Receiving runs as koffi
+// async calls on the libuv thread pool with a 1 s receive timeout, so close() is prompt.
+import koffi from 'koffi';
+import { PlumbError } from '../util/errors.js';
+import type { NetnsBinding } from '../kernel/netns.js';
+
+export class PacketSocketError extends PlumbError {}
+
+const libc = koffi.load('libc.so.6');
+const socketFn = libc.func('int socket(int domain, int type, int protocol)');
+const setsockoptFn = libc.func('int setsockopt(int fd, int level, int name, void *val, uint32_t len)');
+const recvfromFn = libc.func('long recvfrom(int fd, void *buf, unsigned long len, int flags, void *addr, void *addrlen)');
+const sendtoFn = libc.func('long sendto(int fd, void *buf, unsigned long len, int flags, void *addr, uint32_t addrlen)');
+const closeFn = libc.func('int close(int fd)');
+const errnoLocation = libc.func('int *__errno_location()');
+
+const AF_PACKET = 17;
+const SOCK_RAW = 3;
+// ETH_P_ALL, not ETH_P_IP: protocol handlers run after the bridge took the frame, so on a
+// bridge port only an 'all' tap sees it with the port (not the bridge) as ingress interface.
+const ETH_P_ALL_BE = 0x0300; // htons(0x0003)
+const SOL_SOCKET = 1;
+const SO_ATTACH_FILTER = 26;
+const SO_RCVTIMEO = 20;
+const PACKET_OUTGOING = 4;
+
+/** ldh [12]; jne 0x800; ldb [23]; jne 17; ldh [20]; jset 0x1fff; ldxb 4*([14]&0xf); ldh [x+16]; jeq 67 */
+const DHCP_SERVER_FILTER: [number, number, number, number][] = [
+  [0x28, 0, 0, 12],
+  [0x15, 0, 8, 0x0800],
+  [0x30, 0, 0, 23],
+  [0x15, 0, 6, 17],
+  [0x28, 0, 0, 20],
+  [0x45, 4, 0, 0x1fff],
+  [0xb1, 0, 0, 14],
+  [0x48, 0, 0, 16],
+  [0x15, 0, 1, 67],
+  [0x06, 0, 0, 0x40000],
+  [0x06, 0, 0, 0],
+];
+
+export interface ReceivedFrame {
+  ifIndex: number;
+  frame: Buffer;
+}
+
+export class PacketSocket {
+  private fd: number;
+  private closed = false;
+  private loop: Promise<void> | undefined;
+  // the filter program must stay alive while attached
+  private readonly filter: Buffer;
+
+  constructor(ns: NetnsBinding) {
+    this.fd = ns.run(() => socketFn(AF_PACKET, SOCK_RAW, ETH_P_ALL_BE) as number);
+    if (this.fd < 0) throw new PacketSocketError(`socket(AF_PACKET) failed: errno ${koffi.decode(errnoLocation(), 'int') as number} (CAP_NET_RAW needed)`);
+    this.filter = Buffer.alloc(DHCP_SERVER_FILTER.length * 8);
+    DHCP_SERVER_FILTER.forEach(([code, jt, jf, k], i) => {
+      this.filter.writeUInt16LE(code, i * 8);
+      this.filter.writeUInt8(jt, i * 8 + 2);
+      this.filter.writeUInt8(jf, i * 8 + 3);
+      this.filter.writeUInt32LE(k >>> 0, i * 8 + 4);
+    });
+    const prog = Buffer.alloc(16);
+    prog.writeUInt16LE(DHCP_SERVER_FILTER.length, 0);
+    prog.writeBigUInt64LE(BigInt(koffi.address(this.filter)), 8);
+    if ((setsockoptFn(this.fd, SOL_SOCKET, SO_ATTACH_FILTER, prog, 16) as number) !== 0) throw new PacketSocketError('SO_ATTACH_FILTER failed');
+    const tv = Buffer.alloc(16);
+    tv.writeBigInt64LE(1n, 0);
+    setsockoptFn(this.fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16);
+  }
+
+  /** Deliver every received frame to `onFrame` until close(). */
+  start(onFrame: (f: ReceivedFrame) => void): void {
+    const buf = Buffer.alloc(4096);
+    const addr = Buffer.alloc(20);
+    const addrLen = Buffer.alloc(4);
+    const recvOnce = (): Promise<number> =>
+      new Promise((resolve) => {
+        addrLen.writeUInt32LE(20, 0);
+        (recvfromFn as unknown as { async: (...a: unknown[]) => void }).async(this.fd, buf, buf.length, 0, addr, addrLen, (err: unknown, n: number) => resolve(err ? -1 : n));
+      });
+    this.loop = (async () => {
+      while (!this.closed) {
+        const n = await recvOnce();
+        if (n <= 0 || this.closed) continue; // timeout (EAGAIN) or error: check closed, go on
+        if (addr.readUInt8(10) === PACKET_OUTGOING) continue;
+        onFrame({ ifIndex: addr.readInt32LE(4), frame: Buffer.from(buf.subarray(0, n)) });
+      }
+    })();
+  }
+
+  send(ifIndex: number, frame: Buffer): void {
+    if (this.closed) return;
+    const sll = Buffer.alloc(20);
+    sll.writeUInt16LE(AF_PACKET, 0);
+    sll.writeUInt16BE(frame.readUInt16BE(12), 2);
+    sll.writeInt32LE(ifIndex, 4);
+    sll.writeUInt8(6, 11);
+    frame.copy(sll, 12, 0, 6);
+    if ((sendtoFn(this.fd, frame, frame.length, 0, sll, 20) as number) < 0) {
+      throw new PacketSocketError(`sendto on ifindex ${ifIndex} failed: errno ${koffi.decode(errnoLocation(), 'int') as number}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.loop; // the pending receive returns within the 1 s timeout
+    closeFn(this.fd);
+  }
+}

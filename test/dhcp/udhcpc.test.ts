@@ -1,0 +1,150 @@
+// Real DHCP clients against plumb's responder, on ports the agent built: a routed IP-less port
+// and a bridged private network. Each client must get exactly its bound configuration; unknown
+// MACs and known MACs on another port get no answer at all.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openKernelHandle } from '../../src/kernel/handle.js';
+import type { KernelHandle } from '../../src/kernel/types.js';
+import { Reconciler } from '../../src/agent/reconciler.js';
+import { validateHostState } from '../../src/state/validate.js';
+import { startResponder, type Responder } from '../../src/dhcp/responder.js';
+import { Netns, ipIn } from '../helpers/netns.js';
+import { tempDir, vethBetween } from '../helpers/topology.js';
+
+const netns = new Netns();
+let host: string, vmR: string, vmB: string, vmX: string, router: string;
+let handle: KernelHandle;
+let responder: Responder;
+const dir = tempDir();
+const script = join(dir, 'udhcpc.sh');
+
+function doc(extraPorts: unknown[] = []) {
+  return {
+    schemaVersion: 1,
+    generation: 1,
+    host: { name: 'h' },
+    networks: [
+      { id: 'pub', type: 'IP_LESS_ROUTED', uplink: 'pub0', routingTable: 100, mtu: 1500, domain: 'example.org', subnets: [{ cidr: '203.0.113.0/24', gateway: '203.0.113.1', dns: ['203.0.113.53', '203.0.113.54'], routes: [{ destination: '198.51.100.0/24', nexthop: '203.0.113.1' }], leaseSeconds: 600 }] },
+      { id: 'priv', type: 'MAC_FILTERED', macPrefix: 'aa:00:05', mtu: 1400, subnets: [{ cidr: '192.168.5.0/24' }] },
+    ],
+    ports: [
+      { id: 'r', network: 'pub', mac: 'aa:00:00:00:07:01', addresses: ['203.0.113.7'], kind: 'veth', veth: { netns: vmR }, hostname: 'vm-r' },
+      { id: 'b', network: 'priv', mac: 'aa:00:05:00:00:02', addresses: ['192.168.5.2'], kind: 'veth', veth: { netns: vmB }, hostname: 'vm-b' },
+      { id: 'x', network: 'priv', mac: 'aa:00:05:00:00:03', addresses: ['192.168.5.3'], kind: 'veth', veth: { netns: vmX } },
+      ...extraPorts,
+    ],
+  };
+}
+
+/** Run a command without blocking the event loop (the responder lives in this process). */
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { env, stdio: 'ignore' });
+    const t = setTimeout(() => c.kill(), 20_000);
+    c.on('exit', (code) => (clearTimeout(t), resolve(code ?? -1)));
+  });
+}
+
+/** busybox udhcpc once (-q -n), printing what it was handed; exit status kept. */
+async function udhcpc(ns: string, tries = 3, extra: string[] = []): Promise<{ ok: boolean; env: Record<string, string> }> {
+  const out = join(dir, `${ns}.env`);
+  writeFileSync(out, '');
+  const status = await run('ip', ['netns', 'exec', ns, 'busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', String(tries), '-T', '1', '-A', '1', '-O', 'staticroutes', '-O', 'search', '-O', 'mtu', ...extra, '-s', script], { ...process.env, OUT: out });
+  const r = { status };
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(out, 'utf8').split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) env[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return { ok: r.status === 0, env };
+}
+
+beforeAll(async () => {
+  writeFileSync(script, '#!/bin/sh\nif [ "$1" = bound ]; then for v in ip subnet router dns domain hostname mtu staticroutes lease serverid search broadcast; do eval "echo $v=\\$$v"; done >> "$OUT"; fi\nexit 0\n');
+  chmodSync(script, 0o755);
+  host = netns.add('pt-dh');
+  vmR = netns.add('pt-dvr');
+  vmB = netns.add('pt-dvb');
+  vmX = netns.add('pt-dvx');
+  router = netns.add('pt-drt');
+  vethBetween(host, 'pub0', router, 'up0');
+  handle = await openKernelHandle({ netns: host });
+  const v = validateHostState(doc());
+  const res = await new Reconciler(handle).reconcile(v);
+  expect(res.failures).toEqual([]);
+  for (const vm of [vmR, vmB, vmX]) ipIn(vm, 'link', 'set', 'eth0', 'up');
+  responder = await startResponder({ netns: host });
+  responder.update(v.state);
+});
+
+afterAll(async () => {
+  await responder?.close();
+  handle?.close();
+  netns.cleanup();
+});
+
+describe('DHCPv4 responder with busybox udhcpc', () => {
+  it('a VM on a routed IP-less port gets exactly its address, gateway, DNS, routes, MTU, hostname and domain', async () => {
+    const r = await udhcpc(vmR);
+    expect(r.ok).toBe(true);
+    expect(r.env).toMatchObject({ ip: '203.0.113.7', subnet: '255.255.255.0', router: '203.0.113.1', dns: '203.0.113.53 203.0.113.54', domain: 'example.org', hostname: 'vm-r', mtu: '1500', lease: '600', serverid: '203.0.113.1', broadcast: '203.0.113.255' });
+    expect(r.env.staticroutes).toBe('198.51.100.0/24 203.0.113.1 0.0.0.0/0 203.0.113.1');
+  });
+
+  it('a VM on a bridged private network gets its address and the network MTU', async () => {
+    const r = await udhcpc(vmB);
+    expect(r.ok).toBe(true);
+    expect(r.env).toMatchObject({ ip: '192.168.5.2', subnet: '255.255.255.0', mtu: '1400', hostname: 'vm-b' });
+    expect(r.env.router ?? '').toBe('');
+  });
+
+  it('an unknown MAC gets no answer at all, and is counted', async () => {
+    const before = responder.stats().ignoredUnknownMac;
+    ipIn(vmX, 'link', 'set', 'eth0', 'address', 'aa:00:05:00:00:99');
+    const r = await udhcpc(vmX, 2);
+    expect(r.ok).toBe(false);
+    expect(r.env.ip).toBeUndefined();
+    expect(responder.stats().ignoredUnknownMac).toBeGreaterThan(before);
+  });
+
+  it("a known MAC arriving on another port gets nothing (another VM's identity)", async () => {
+    const before = responder.stats().ignoredWrongPort;
+    ipIn(vmX, 'link', 'set', 'eth0', 'address', 'aa:00:05:00:00:02'); // vm-b's MAC, on x's port
+    const r = await udhcpc(vmX, 2);
+    expect(r.ok).toBe(false);
+    expect(responder.stats().ignoredWrongPort).toBeGreaterThan(before);
+  });
+
+  it('a binding changed while the client is bound: its renewal is refused (NAK) and it binds the new address', async () => {
+    // a long-running client that configures its interface, so it renews by unicast to the server
+    const cfgScript = join(dir, 'cfg.sh');
+    writeFileSync(cfgScript, '#!/bin/sh\ncase "$1" in bound|renew) ip addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface"; ip route replace default via "$router" dev "$interface"; echo "$1 $ip" >> "$OUT";; esac\nexit 0\n');
+    chmodSync(cfgScript, 0o755);
+    const log = join(dir, 'renew.log');
+    writeFileSync(log, '');
+    const client = spawn('ip', ['netns', 'exec', vmR, 'busybox', 'udhcpc', '-i', 'eth0', '-f', '-t', '5', '-T', '1', '-s', cfgScript], { env: { ...process.env, OUT: log }, stdio: 'ignore' });
+    try {
+      await waitFor(() => readFileSync(log, 'utf8').includes('bound 203.0.113.7'), 10_000);
+      const d = doc();
+      (d.ports[0] as { addresses: string[] }).addresses = ['203.0.113.77'];
+      responder.update(validateHostState(d).state);
+      const naks = responder.stats().naks;
+      client.kill('SIGUSR1'); // renew now
+      await waitFor(() => readFileSync(log, 'utf8').includes('bound 203.0.113.77'), 15_000);
+      expect(responder.stats().naks).toBeGreaterThan(naks);
+    } finally {
+      client.kill('SIGKILL');
+      responder.update(validateHostState(doc()).state);
+    }
+  });
+});
+
+async function waitFor(pred: () => boolean, ms: number): Promise<void> {
+  const start = Date.now();
+  while (!pred()) {
+    if (Date.now() - start > ms) throw new Error(`not reached within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
