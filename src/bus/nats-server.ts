@@ -55,13 +55,13 @@ async function waitListening(port: number, timeoutMs: number, child: ChildProces
  * Start nats-server with JetStream and nkey users for the controller and `hosts`.
  * `detached`: the server outlives this process (the lab); logs go to <dir>/nats-server.log.
  */
-export async function startNatsServer(opts: { hosts: string[]; dir?: string; port?: number; detached?: boolean } ): Promise<NatsServer> {
+export async function startNatsServer(opts: { hosts: string[]; dir?: string; port?: number; detached?: boolean; tls?: { cert: string; key: string; ca?: string } }): Promise<NatsServer> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'plumb-nats-'));
   const port = opts.port ?? (await freePort());
   const credsDir = join(dir, 'creds');
   const identities = generateCredentials(credsDir, opts.hosts);
   const configPath = join(dir, 'nats-server.conf');
-  writeFileSync(configPath, serverConfig(identities, { port, storeDir: join(dir, 'jetstream') }));
+  writeFileSync(configPath, serverConfig(identities, { port, storeDir: join(dir, 'jetstream'), ...(opts.tls ? { tls: opts.tls } : {}) }));
   let child: ChildProcess;
   const launch = async (): Promise<void> => {
     const log = openSync(join(dir, 'nats-server.log'), 'a');
@@ -79,7 +79,7 @@ export async function startNatsServer(opts: { hosts: string[]; dir?: string; por
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'tls' : 'nats'}://127.0.0.1:${port}`,
     port,
     get pid() {
       return child.pid ?? -1;
