@@ -62,7 +62,8 @@ export function hostPermissions(host: string): { publish: string[]; subscribe: s
       // carries the filter subject in the request subject, so it can be restricted)
       `$JS.API.CONSUMER.CREATE.${STREAM}.*.${kvPrefix}`,
       `$JS.API.CONSUMER.INFO.${STREAM}.*`,
-      `$JS.API.CONSUMER.DELETE.${STREAM}.*`,
+      // no CONSUMER.DELETE: a host could remove other hosts' watch consumers; its own ephemeral
+      // consumers expire on their own when it stops watching
       `$JS.API.STREAM.INFO.${STREAM}`,
       `$JS.API.INFO`,
       `$JS.FC.${STREAM}.>`,

@@ -101,6 +101,11 @@ describe('desired state over NATS', () => {
     // writing desired state, its own included, is refused
     await expect(kv.put('h1.meta', '{}')).rejects.toThrow(/permission|timeout|no responders/i);
     await expect(kv.put('h2.port.x', '{}')).rejects.toThrow(/permission|timeout|no responders/i);
+    // nor delete consumers (other hosts' watches among them)
+    await expect(nc.request(`$JS.API.CONSUMER.DELETE.KV_${BUCKET}.any`, undefined, { timeout: 1000 })).rejects.toThrow(/permission|timeout|no responders/i);
+    // (the same request from the controller reaches JetStream: 'consumer not found')
+    const answer = (await controller.request(`$JS.API.CONSUMER.DELETE.KV_${BUCKET}.any`, undefined, { timeout: 1000 })).json<{ error?: { code: number } }>();
+    expect(answer.error?.code).toBe(404);
     // the controller still sees the intact keys
     const ckv = await new Kvm(controller).open(BUCKET);
     expect((await ckv.get('h1.meta'))?.json<{ generation: number }>().generation).toBe(3);
