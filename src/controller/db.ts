@@ -30,6 +30,11 @@ const MIGRATIONS: string[] = [
      id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, network_id INTEGER NOT NULL, subnet_id INTEGER NOT NULL,
      ip TEXT NOT NULL, port_id INTEGER REFERENCES ports(id) ON DELETE SET NULL, created TEXT NOT NULL, UNIQUE(subnet_id, ip));
    CREATE TABLE hosts (id TEXT PRIMARY KEY, underlay TEXT, version TEXT, last_seen TEXT, generation INTEGER NOT NULL DEFAULT 0);`,
+  `CREATE INDEX ports_device ON ports(device_id, nic_index);
+   CREATE INDEX ports_network_device ON ports(network_id, device_id);
+   CREATE INDEX ports_network_host ON ports(network_id, host);
+   CREATE INDEX ports_host ON ports(host);
+   CREATE INDEX fixed_ips_port ON fixed_ips(port_id);`,
 ];
 
 export function openDb(path: string): Db {

@@ -45,6 +45,29 @@ export function firstFree(pools: Pool[], used: ReadonlySet<string>, gateway: str
   return undefined;
 }
 
+/**
+ * First free address at or after `hint` (the lowest address that may be free), checking one
+ * address at a time through `isUsed` (an indexed lookup), so an allocation costs O(1) amortized
+ * instead of loading every used address. Returns the address and the next hint.
+ */
+export function firstFreeFrom(pools: Pool[], isUsed: (a: string) => boolean, gateway: string | undefined, hint: bigint | undefined): { address: string; next: bigint } | undefined {
+  for (const p of pools) {
+    const v6 = p.start.includes(':');
+    const end = toBig(p.end);
+    let a = toBig(p.start);
+    if (hint !== undefined && hint > a) a = hint;
+    for (; a <= end; a++) {
+      const s = fromBig(a, v6);
+      if (s !== gateway && !isUsed(s)) return { address: s, next: a + 1n };
+    }
+  }
+  return undefined;
+}
+
+export function addressValue(a: string): bigint {
+  return toBig(a);
+}
+
 export function inPools(pools: Pool[], address: string): boolean {
   const a = toBig(address);
   return pools.some((p) => a >= toBig(p.start) && a <= toBig(p.end));
