@@ -8,7 +8,8 @@ import type { ControllerHooks } from '../controller/hooks.js';
 import { errorMessage } from '../util/errors.js';
 import { logger } from '../util/log.js';
 import { entriesOf } from './documents.js';
-import { BUCKET, parseKey, type HeartbeatMessage, type StatusMessage } from './layout.js';
+import { BUCKET, parseKey } from './layout.js';
+import { parseHeartbeatMessage, parseStatusMessage } from './reports.js';
 
 export async function openDesiredBucket(nc: NatsConnection): Promise<KV> {
   // A short request timeout: a write attempted just as the bus goes away fails fast and is
@@ -140,12 +141,12 @@ export class DesiredStatePublisher {
     const host = subject.split('.')[2];
     if (!host) return;
     try {
-      const msg = JSON.parse(new TextDecoder().decode(data)) as StatusMessage;
+      const msg = parseStatusMessage(data);
       for (const p of msg.ports) {
         this.hooks.reportPortStatus({ hostId: host, portId: p.id, status: p.status, ...(p.reason ? { reason: p.reason } : {}), revision: p.revision, generation: msg.generation });
       }
     } catch (err) {
-      this.log.warn({ host, err: errorMessage(err) }, 'unreadable status report ignored');
+      this.log.warn({ host, err: errorMessage(err) }, 'invalid status report ignored');
     }
   }
 
@@ -153,10 +154,10 @@ export class DesiredStatePublisher {
     const host = subject.split('.')[2];
     if (!host) return;
     try {
-      const msg = JSON.parse(new TextDecoder().decode(data)) as HeartbeatMessage;
+      const msg = parseHeartbeatMessage(data);
       this.hooks.reportHeartbeat({ hostId: host, version: msg.version, ...(msg.underlayAddress ? { underlayAddress: msg.underlayAddress } : {}) });
     } catch (err) {
-      this.log.warn({ host, err: errorMessage(err) }, 'unreadable heartbeat ignored');
+      this.log.warn({ host, err: errorMessage(err) }, 'invalid heartbeat ignored');
     }
   }
 }

@@ -85,6 +85,8 @@ describe('agent driven over NATS', () => {
     vmAddress(vmB, 'eth0', '192.168.70.11/24');
     const agent = children.at(-1) as ChildProcess;
     const pinger = spawn('ip', ['netns', 'exec', vmA, 'ping', '-c', '40', '-i', '0.05', '-W', '1', '192.168.70.11'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // listen for the exit now: under load the restart can take longer than the 2 s of pings
+    const pingerExit = new Promise((r) => pinger.once('exit', r));
     let out = '';
     pinger.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     await new Promise((r) => setTimeout(r, 500));
@@ -92,7 +94,7 @@ describe('agent driven over NATS', () => {
     await new Promise((r) => setTimeout(r, 300));
     const { log } = startAgent();
     const first = await log.waitFor((l) => l.msg === 'reconcile pass', 15_000);
-    await new Promise((r) => pinger.on('exit', r));
+    await pingerExit;
     expect(out).toMatch(/40 packets transmitted, 40 received, 0% packet loss/);
     expect(first).toMatchObject({ writes: 0, failures: 0, generation: 3 });
     expect(ipIn(host, 'link', 'show', 'vethpa')).toMatch(/master plumbmf0/);
