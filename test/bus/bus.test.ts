@@ -75,6 +75,16 @@ describe('desired state over NATS', () => {
     const keys: string[] = [];
     for await (const k of await kv.keys('h1.>')) keys.push(k);
     expect(keys.sort()).toEqual(['h1.meta', 'h1.net.n1', 'h1.port.p1', 'h1.port.p2']);
+    // and the stream agrees: the untouched port and network were written once, meta twice
+    const revisions = async (key: string): Promise<number> => {
+      let n = 0;
+      for await (const e of await kv.history({ key })) if (e.operation === 'PUT') n += 1;
+      return n;
+    };
+    expect(await revisions('h1.port.p1')).toBe(1);
+    expect(await revisions('h1.net.n1')).toBe(1);
+    expect(await revisions('h1.port.p2')).toBe(1);
+    expect(await revisions('h1.meta')).toBe(2);
   });
 
   it('a removed object is deleted from KV and from the agent state', async () => {
@@ -122,6 +132,13 @@ describe('desired state over NATS', () => {
     await until(() => hooks.heartbeats.find((h) => h.hostId === 'h2'));
     expect(hooks.statuses.filter((s) => s.portId === 'p9')).toEqual([{ hostId: 'h2', portId: 'p9', status: 'ACTIVE', revision: 0, generation: 1 }]);
     expect(hooks.heartbeats.at(-1)).toEqual({ hostId: 'h2', version: '0.1.0', underlayAddress: '10.0.0.2' });
+    // a malformed report from h2 is refused whole: nothing reaches the controller
+    const count = hooks.statuses.length;
+    nc.publish('plumb.status.h2', JSON.stringify({ generation: 1, ports: [{ id: 'p9', status: 'BOGUS', revision: 0 }] }));
+    nc.publish('plumb.heartbeat.h2', '{not json');
+    rep.report(2, [{ id: 'p9', status: 'ERROR', reason: 'probe', revision: 1 }]); // a valid one after them
+    await until(() => hooks.statuses.find((s) => s.reason === 'probe'));
+    expect(hooks.statuses.slice(count)).toEqual([{ hostId: 'h2', portId: 'p9', status: 'ERROR', reason: 'probe', revision: 1, generation: 2 }]);
     // h2 cannot speak for h1
     nc.publish('plumb.status.h1', JSON.stringify({ generation: 1, ports: [{ id: 'p2', status: 'ERROR', revision: 0 }] }));
     await nc.flush();
