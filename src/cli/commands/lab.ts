@@ -8,6 +8,7 @@ import { labDown, labNamespaces } from '../../lab/down.js';
 import { alive, readPids, startPlumb } from '../../lab/processes.js';
 import { createPort, waitPortActive, api, LAB_USER, LAB_PASSWORD } from '../../lab/controller.js';
 import { createVmNamespace, superviseVmDhcp } from '../../lab/vm.js';
+import { labDemo } from '../../lab/demo.js';
 import { netnsExists } from '../../lab/topology.js';
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -47,8 +48,7 @@ Try:
 `;
 
 export function registerLabCommands(program: Command): void {
-  program.enablePositionalOptions();
-  const lab = program.command('lab').description('a local lab: nats-server, controller and two hypervisor hosts in network namespaces').enablePositionalOptions();
+  const lab = program.command('lab').description('a local lab: nats-server, controller and two hypervisor hosts in network namespaces');
 
   lab
     .command('up')
@@ -109,7 +109,7 @@ export function registerLabCommands(program: Command): void {
     .description('run a command inside VM D, the router, or host h1/h2: plumb lab exec D -- CMD…')
     .argument('<target>', 'VM device id, router, h1 or h2')
     .argument('<cmd...>', 'command and arguments')
-    .passThroughOptions()
+    // everything after `--` is the command, options included
     .action((target: string, cmd: string[]) => {
       const argv = cmd[0] === '--' ? cmd.slice(1) : cmd;
       if (argv.length === 0) throw new ValidationError('cmd', 'give a command after --');
@@ -141,6 +141,15 @@ export function registerLabCommands(program: Command): void {
         say(`${active.name ?? active.id}: ${active.status} on ${o.host}, mac ${active.mac_address}, ${active.fixed_ips.map((f) => f.ip_address).join(' ') || 'no address'}`);
       }
       say(`VM ${device} is namespace ${vmNetns(device)}; its NICs get their addresses by DHCP (plumb lab exec ${device} -- ip addr)`);
+    });
+
+  lab
+    .command('demo')
+    .description("replay the seeds' walkthroughs against the lab and print what happened")
+    .action(async () => {
+      requireRoot();
+      if (!labIsUp()) throw new ValidationError('lab', 'the lab is not up: run plumb lab up first');
+      await labDemo(say);
     });
 
   lab
