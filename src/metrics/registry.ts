@@ -1,6 +1,7 @@
 // Prometheus metrics of the agent and the controller (documented in docs/operations.md).
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ControllerHooks } from '../controller/hooks.js';
 
 export function agentMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'plumb_agent_' });
@@ -16,12 +17,24 @@ export function agentMetrics(registry = new Registry()) {
 }
 export type AgentMetrics = ReturnType<typeof agentMetrics>;
 
-export function controllerMetrics(registry = new Registry()) {
+/** With `hooks`, hosts_alive is read from them at every scrape (no bookkeeping in the controller). */
+export function controllerMetrics(registry = new Registry(), hooks?: Pick<ControllerHooks, 'hosts'>) {
   collectDefaultMetrics({ register: registry, prefix: 'plumb_controller_' });
   return {
     registry,
     ports: new Gauge({ name: 'plumb_controller_ports', help: 'Ports by status', labelNames: ['status'], registers: [registry] }),
-    hostsAlive: new Gauge({ name: 'plumb_controller_hosts_alive', help: 'Hosts whose agent heartbeats are current', registers: [registry] }),
+    hostsAlive: new Gauge({
+      name: 'plumb_controller_hosts_alive',
+      help: 'Hosts whose agent heartbeats are current',
+      registers: [registry],
+      ...(hooks
+        ? {
+            collect(this: Gauge) {
+              this.set(hooks.hosts().filter((h) => h.alive).length);
+            },
+          }
+        : {}),
+    }),
     requests: new Counter({ name: 'plumb_controller_http_requests_total', help: 'API requests by method and status code', labelNames: ['method', 'code'], registers: [registry] }),
   };
 }

@@ -31,6 +31,16 @@ describe('metrics server', () => {
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
   });
 
+  it('reads hosts alive from the controller hooks at every scrape', async () => {
+    let hosts = [{ id: 'h1', alive: true }, { id: 'h2', alive: true }, { id: 'h3', alive: false }];
+    const m = controllerMetrics(undefined, { hosts: () => hosts });
+    const port = await freePort();
+    servers.push(await startMetricsServer(m.registry, `127.0.0.1:${port}`));
+    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(/^plumb_controller_hosts_alive 2$/m);
+    hosts = [{ id: 'h1', alive: false }];
+    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(/^plumb_controller_hosts_alive 0$/m);
+  });
+
   it('fails to start on a port that is taken', async () => {
     const port = await freePort();
     servers.push(await startMetricsServer(controllerMetrics().registry, `127.0.0.1:${port}`));
