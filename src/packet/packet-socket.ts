@@ -24,6 +24,7 @@ const ETH_P_ALL_BE = 0x0300; // htons(0x0003)
 const SOL_SOCKET = 1;
 const SO_ATTACH_FILTER = 26;
 const SO_RCVTIMEO = 20;
+const SO_RCVBUFFORCE = 33;
 const PACKET_OUTGOING = 4;
 
 /** ldh [12]; jne 0x800; ldb [23]; jne 17; ldh [20]; jset 0x1fff; ldxb 4*([14]&0xf); ldh [x+16]; jeq 67 */
@@ -67,6 +68,10 @@ export class PacketSocket {
     prog.writeUInt16LE(DHCP_SERVER_FILTER.length, 0);
     prog.writeBigUInt64LE(BigInt(koffi.address(this.filter)), 8);
     if ((setsockoptFn(this.fd, SOL_SOCKET, SO_ATTACH_FILTER, prog, 16) as number) !== 0) throw new PacketSocketError('SO_ATTACH_FILTER failed');
+    // a burst of DHCP at host boot (every VM at once) must not overflow the default buffer
+    const rcvbuf = Buffer.alloc(4);
+    rcvbuf.writeInt32LE(8 * 1024 * 1024);
+    setsockoptFn(this.fd, SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf, 4);
     const tv = Buffer.alloc(16);
     tv.writeBigInt64LE(1n, 0);
     setsockoptFn(this.fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16);

@@ -141,6 +141,45 @@ describe('DHCPv4 responder with busybox udhcpc', () => {
   });
 });
 
+describe('the running responder under garbage', () => {
+  it('10,000 random and mutated frames on the wire: it keeps running, counts them, answers none', async () => {
+    const { NetnsBinding } = await import('../../src/kernel/netns.js');
+    const { FrameSender } = await import('../../src/kernel/announce.js');
+    const { buildUdp4 } = await import('../../src/packet/frames.js');
+    const { serializeMessage } = await import('../../src/dhcp/codec/message.js');
+    const ns = new NetnsBinding(vmX);
+    const sender = new FrameSender(ns);
+    const ifIndex = Number(/^(\d+):/.exec(ipIn(vmX, '-o', 'link', 'show', 'eth0'))?.[1]);
+    const good = serializeMessage({ op: 1, xid: 1, secs: 0, flags: 0x8000, ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: '0.0.0.0', chaddr: 'aa:00:05:00:00:03', options: new Map([[53, Buffer.from([1])]]) });
+    const before = responder.stats();
+    let seed = 7;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+    for (let i = 0; i < 10_000; i++) {
+      let payload: Buffer;
+      if (i % 2) {
+        payload = Buffer.alloc(rnd(400));
+        for (let k = 0; k < payload.length; k++) payload[k] = rnd(256);
+      } else {
+        payload = Buffer.from(good.subarray(0, 200 + rnd(40))); // cut inside the fixed header: never valid
+        payload[rnd(payload.length)] = rnd(256);
+      }
+      sender.send(ifIndex, buildUdp4({ srcMac: 'aa:00:05:00:00:03', dstMac: 'ff:ff:ff:ff:ff:ff', srcIp: '0.0.0.0', dstIp: '255.255.255.255', srcPort: 68, dstPort: 67, payload }));
+      if (i % 200 === 0) await new Promise((r) => setTimeout(r, 10)); // let the receive loop drain
+    }
+    await waitFor(() => responder.stats().received - before.received >= 10_000, 30_000).catch(() => undefined);
+    expect(responder.stats().received - before.received).toBeGreaterThanOrEqual(10_000);
+    sender.close();
+    ns.close();
+    const after = responder.stats();
+    expect(after.answered).toBe(before.answered);
+    expect(after.malformed - before.malformed).toBeGreaterThanOrEqual(10_000);
+    // and it still serves a real client afterwards
+    ipIn(vmX, 'link', 'set', 'eth0', 'address', 'aa:00:05:00:00:03');
+    const r = await udhcpc(vmX);
+    expect(r.env.ip).toBe('192.168.5.3');
+  });
+});
+
 async function waitFor(pred: () => boolean, ms: number): Promise<void> {
   const start = Date.now();
   while (!pred()) {
