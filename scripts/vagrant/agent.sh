@@ -5,7 +5,8 @@ host=$1; controller_ip=$2; underlay=$3
 ip addr replace "$underlay/24" dev eth2
 ip link set eth2 up; ip link set eth3 up
 install -d -m 0700 /etc/plumb/creds
-install -m 0600 "/opt/plumb/.vagrant-creds-$host.nk" "/etc/plumb/creds/$host.nk"
+# only this host's seed (written on the Vagrant host, carried by the rsync synced folder)
+install -m 0600 "/opt/plumb/scripts/vagrant/.creds/$host.nk" "/etc/plumb/creds/$host.nk"
 cat > /etc/plumb/agent.yaml <<YAML
 host: $host
 nats: { url: nats://$controller_ip:4222, seedFile: /etc/plumb/creds/$host.nk }

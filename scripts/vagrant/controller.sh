@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Controller node: nats-server with generated credentials and per-host permissions, the
-# controller unit; copies each host's seed to the shared folder for the agent nodes.
+# controller unit. Seeds come from the Vagrant host (scripts/vagrant/.creds, written by the
+# Vagrantfile's trigger); gen-creds keeps them and only fills in what is missing.
 set -euo pipefail
 mgmt_ip=$1; hosts=$2
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -qq --no-install-recommends nats-server >/dev/null
 args=(); IFS=, read -ra hs <<< "$hosts"; for h in "${hs[@]}"; do args+=(--host "$h"); done
+install -d -m 0700 /etc/plumb/creds
+install -m 0600 /opt/plumb/scripts/vagrant/.creds/*.nk /etc/plumb/creds/
 plumb bus gen-creds --out /etc/plumb/creds "${args[@]}"
 plumb bus gen-server-config --creds /etc/plumb/creds "${args[@]}" --listen "$mgmt_ip" --store /var/lib/nats/jetstream --out /etc/nats-server.conf
 install -d -o nats -g nats /var/lib/nats/jetstream 2>/dev/null || install -d /var/lib/nats/jetstream
 systemctl restart nats-server
-install -d -m 0700 /vagrant-creds 2>/dev/null || true
-for h in "${hs[@]}"; do install -m 0600 "/etc/plumb/creds/$h.nk" "/opt/plumb/.vagrant-creds-$h.nk"; done
 cat > /etc/plumb/controller.yaml <<YAML
 listen: 0.0.0.0:9696
 database: /var/lib/plumb/controller.db
