@@ -11,6 +11,8 @@ install -d -m 0700 /etc/plumb/creds
 install -m 0600 /opt/plumb/scripts/vagrant/.creds/*.nk /etc/plumb/creds/
 plumb bus gen-creds --out /etc/plumb/creds "${args[@]}"
 plumb bus gen-server-config --creds /etc/plumb/creds "${args[@]}" --listen "$mgmt_ip" --store /var/lib/nats/jetstream --out /etc/nats-server.conf
+# written 0640 root:root; Debian's unit runs nats-server as user nats
+chgrp nats /etc/nats-server.conf
 install -d -o nats -g nats /var/lib/nats/jetstream 2>/dev/null || install -d /var/lib/nats/jetstream
 systemctl restart nats-server
 cat > /etc/plumb/controller.yaml <<YAML
