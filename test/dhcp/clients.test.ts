@@ -141,6 +141,50 @@ describe('DHCPv4 responder with busybox udhcpc', () => {
   });
 });
 
+/** Run ISC dhclient or dhcpcd once in `ns` with a hook script that records what it got. */
+async function isc(kind: 'dhclient' | 'dhcpcd', ns: string): Promise<Record<string, string>> {
+  const out = join(dir, `${kind}-${ns}.env`);
+  writeFileSync(out, '');
+  const hook = join(dir, `${kind}-hook.sh`);
+  // both clients export new_* variables to their hook on a new lease
+  writeFileSync(hook, `#!/bin/sh\ncase "$reason" in BOUND|REBOOT|RENEW) env | grep '^new_' >> "${out}";; esac\nexit 0\n`);
+  chmodSync(hook, 0o755);
+  const args =
+    kind === 'dhclient'
+      ? ['-1', '-4', '-sf', hook, '-lf', join(dir, `${ns}.leases`), '-pf', join(dir, `${ns}.pid`), 'eth0']
+      : ['-1', '-4', '-B', '-A', '-t', '10', '-c', hook, '--nohook', 'resolv.conf', '-o', 'interface_mtu', '-o', 'classless_static_routes', 'eth0'];
+  await run('ip', ['netns', 'exec', ns, kind === 'dhclient' ? '/usr/sbin/dhclient' : '/usr/sbin/dhcpcd', ...args], process.env);
+  // dhclient stays behind as a daemon once bound: stop it by its pid file
+  try {
+    process.kill(Number(readFileSync(join(dir, `${ns}.pid`), 'utf8').trim()), 'SIGKILL');
+  } catch {
+    /* dhcpcd -1 exits by itself */
+  }
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(out, 'utf8').split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) env[line.slice(0, i)] = line.slice(i + 1).replace(/^'|'$/g, '');
+  }
+  return env;
+}
+
+describe('ISC dhclient and dhcpcd', () => {
+  for (const kind of ['dhclient', 'dhcpcd'] as const) {
+    it(`${kind} on the routed port gets exactly its address, router, DNS, MTU, domain and static routes`, async () => {
+      ipIn(vmR, 'addr', 'flush', 'dev', 'eth0');
+      const env = await isc(kind, vmR);
+      expect(env.new_ip_address).toBe('203.0.113.7');
+      expect(env.new_subnet_mask).toBe('255.255.255.0');
+      expect(env.new_routers).toBe('203.0.113.1');
+      expect(env.new_domain_name_servers).toBe('203.0.113.53 203.0.113.54');
+      expect(env.new_domain_name).toBe('example.org');
+      expect(env.new_interface_mtu).toBe('1500');
+      const routes = env.new_rfc3442_classless_static_routes ?? env.new_classless_static_routes;
+      expect(routes).toMatch(kind === 'dhclient' ? /^24 198 51 100 203 0 113 1 0 203 0 113 1$/ : /^198\.51\.100\.0\/24 203\.0\.113\.1 0\.0\.0\.0\/0 203\.0\.113\.1$/);
+    }, 60_000);
+  }
+});
+
 describe('the running responder under garbage', () => {
   it('10,000 random and mutated frames on the wire: it keeps running, counts them, answers none', async () => {
     const { NetnsBinding } = await import('../../src/kernel/netns.js');
