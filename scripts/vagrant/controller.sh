@@ -18,7 +18,7 @@ systemctl restart nats-server
 cat > /etc/plumb/controller.yaml <<YAML
 listen: 0.0.0.0:9696
 database: /var/lib/plumb/controller.db
-nats: { url: nats://$mgmt_ip:4222, seedFile: /etc/plumb/creds/controller.nk }
+nats: { url: nats://$mgmt_ip:4222, seedFile: /run/credentials/plumb-controller.service/nats-seed }
 macPrefix: "aa:00:00"
 privateNetworks: { defaultType: VXLAN, enabledTypes: [MAC_FILTERED, VXLAN, PHYSICAL_VLAN], cidrRange: 192.168.0.0/16, vniRange: [5000, 5999], vlanRange: [100, 199] }
 hosts: { defaults: { underlayDevice: eth2, vlanTrunk: eth2, macFiltered: { bridge: plumbmf0 } } }
