@@ -1,13 +1,25 @@
 // A host's desired-state document <-> its per-object KV entries. Pure.
 import type { HostStateInput } from '../state/schema.js';
+import { InvalidKeyTokenError } from './errors.js';
 import { metaKey, networkKey, parseKey, portKey } from './layout.js';
 
-/** key -> JSON text, for one host. */
-export function entriesOf(host: string, doc: HostStateInput): Map<string, string> {
-  const out = new Map<string, string>();
+/**
+ * key -> JSON text, for one host. An object whose id cannot be a key token is left out and
+ * returned in `refused` (one bad object never blocks the others); a bad host id throws.
+ */
+export function entriesOf(host: string, doc: HostStateInput): Map<string, string> & { refused: InvalidKeyTokenError[] } {
+  const out = Object.assign(new Map<string, string>(), { refused: [] as InvalidKeyTokenError[] });
   out.set(metaKey(host), JSON.stringify({ schemaVersion: doc.schemaVersion, generation: doc.generation ?? 0, host: doc.host }));
-  for (const n of doc.networks ?? []) out.set(networkKey(host, (n as { id: string }).id), JSON.stringify(n));
-  for (const p of doc.ports ?? []) out.set(portKey(host, (p as { id: string }).id), JSON.stringify(p));
+  const add = (key: () => string, value: unknown): void => {
+    try {
+      out.set(key(), JSON.stringify(value));
+    } catch (err) {
+      if (!(err instanceof InvalidKeyTokenError)) throw err;
+      out.refused.push(err);
+    }
+  };
+  for (const n of doc.networks ?? []) add(() => networkKey(host, String((n as { id: unknown }).id)), n);
+  for (const p of doc.ports ?? []) add(() => portKey(host, String((p as { id: unknown }).id)), p);
   return out;
 }
 

@@ -8,6 +8,7 @@ import type { ControllerHooks } from '../controller/hooks.js';
 import { errorMessage } from '../util/errors.js';
 import { logger } from '../util/log.js';
 import { entriesOf } from './documents.js';
+import { InvalidKeyTokenError } from './errors.js';
 import { BUCKET, parseKey } from './layout.js';
 import { parseHeartbeatMessage, parseStatusMessage } from './reports.js';
 
@@ -107,6 +108,11 @@ export class DesiredStatePublisher {
         try {
           await this.syncHost(h);
         } catch (err) {
+          if (err instanceof InvalidKeyTokenError) {
+            // a host id that cannot be a key prefix: retrying cannot help
+            this.log.error({ host: h, err: err.message }, 'host not published');
+            continue;
+          }
           // the KV keeps the last good copy; retry (and again on reconnect)
           this.log.error({ host: h, err: errorMessage(err) }, 'publishing desired state failed; retrying');
           if (this.connected) setTimeout(() => this.schedule([h]), 250).unref();
@@ -119,7 +125,9 @@ export class DesiredStatePublisher {
   private async syncHost(host: string): Promise<void> {
     const kv = this.kv;
     if (!kv) return;
-    const want = this.hooks.knownHostIds().includes(host) ? entriesOf(host, this.hooks.desiredState(host)) : new Map<string, string>();
+    const known = this.hooks.knownHostIds().includes(host);
+    const want = known ? entriesOf(host, this.hooks.desiredState(host)) : Object.assign(new Map<string, string>(), { refused: [] as InvalidKeyTokenError[] });
+    for (const err of want.refused) this.log.error({ host, field: err.field, id: err.value }, `not published: ${err.message}`);
     // objects first, meta (with the new generation) last
     const order = [...want.keys()].sort((a, b) => Number(a.endsWith('.meta')) - Number(b.endsWith('.meta')));
     for (const key of order) {

@@ -7,6 +7,7 @@ import { startNatsServer, type NatsServer } from '../../src/bus/nats-server.js';
 import { connectBus } from '../../src/bus/connection.js';
 import { seedPath, CONTROLLER_USER } from '../../src/bus/credentials.js';
 import { DesiredStatePublisher } from '../../src/bus/publisher.js';
+import { entriesOf } from '../../src/bus/documents.js';
 import { watchHostState } from '../../src/bus/watcher.js';
 import { StatusReporter } from '../../src/bus/reporter.js';
 import { BUCKET, inboxPrefix } from '../../src/bus/layout.js';
@@ -85,6 +86,22 @@ describe('desired state over NATS', () => {
     expect(await revisions('h1.net.n1')).toBe(1);
     expect(await revisions('h1.port.p2')).toBe(1);
     expect(await revisions('h1.meta')).toBe(2);
+  });
+
+  it('an object whose id cannot be a key token is left out and named; the others are published', async () => {
+    const doc = hostDoc('hx', 1, [{ id: 'ok', mac: 'aa:00:01:00:00:0a' }, { id: 'bad.id', mac: 'aa:00:01:00:00:0b' }]);
+    expect(entriesOf('hx', doc).refused.map((e) => e.message)).toEqual([expect.stringMatching(/^port id: 'bad\.id' cannot be used/)]);
+    hooks.set('hx', doc);
+    await publisher.flushed();
+    const kv = await new Kvm(controller).open(BUCKET);
+    const keys: string[] = [];
+    for await (const k of await kv.keys('hx.>')) keys.push(k);
+    expect(keys.sort()).toEqual(['hx.meta', 'hx.net.n1', 'hx.port.ok']);
+    hooks.remove('hx');
+    await publisher.flushed();
+    const left: string[] = [];
+    for await (const k of await kv.keys('hx.>')) left.push(k);
+    expect(left).toEqual([]);
   });
 
   it('a removed object is deleted from KV and from the agent state', async () => {
