@@ -6,7 +6,8 @@ import type { HostState } from '../state/schema.js';
 import { NetnsBinding } from '../kernel/netns.js';
 import { openKernelHandle } from '../kernel/handle.js';
 import type { KernelHandle } from '../kernel/types.js';
-import { PacketSocket } from '../packet/packet-socket.js';
+import { PacketSocket, ROUTER_SOLICITATION_FILTER } from '../packet/packet-socket.js';
+import { buildRa, parseRs, raBindings, type RaBinding } from './ra.js';
 import { buildUdp4, parseUdp4 } from '../packet/frames.js';
 import { errorMessage } from '../util/errors.js';
 import { logger } from '../util/log.js';
@@ -27,6 +28,8 @@ export interface ResponderStats {
   releases: number;
   declines: number;
   sendErrors: number;
+  rsReceived: number;
+  raSent: number;
 }
 
 export interface Responder {
@@ -40,13 +43,15 @@ interface LinkInfo {
   mac: string;
 }
 
-export async function startResponder(opts: { netns?: string; logger?: Logger } = {}): Promise<Responder> {
+export async function startResponder(opts: { netns?: string; logger?: Logger; raIntervalSeconds?: number } = {}): Promise<Responder> {
   const log = opts.logger ?? logger('dhcp', opts.netns ? { netns: opts.netns } : {});
   const ns = new NetnsBinding(opts.netns);
   const handle: KernelHandle = await openKernelHandle(opts.netns === undefined ? {} : { netns: opts.netns });
   const sock = new PacketSocket(ns);
-  const stats: ResponderStats = { received: 0, answered: 0, offers: 0, acks: 0, naks: 0, ignoredUnknownMac: 0, ignoredWrongPort: 0, ignoredOther: 0, malformed: 0, releases: 0, declines: 0, sendErrors: 0 };
+  const rsSock = new PacketSocket(ns, ROUTER_SOLICITATION_FILTER);
+  const stats: ResponderStats = { received: 0, answered: 0, offers: 0, acks: 0, naks: 0, ignoredUnknownMac: 0, ignoredWrongPort: 0, ignoredOther: 0, malformed: 0, releases: 0, declines: 0, sendErrors: 0, rsReceived: 0, raSent: 0 };
   let table: BindingTable = { byIfname: new Map(), macs: new Set(), ports: new Set() };
+  let ra = new Map<string, RaBinding>();
   let links = new Map<number, LinkInfo>();
   let refreshing: Promise<void> | undefined;
   const refreshLinks = (): Promise<void> =>
@@ -112,16 +117,45 @@ export async function startResponder(opts: { netns?: string; logger?: Logger } =
       log.warn({ err: errorMessage(err) }, 'packet dropped');
     });
   });
-  log.info({ netns: opts.netns }, 'DHCP responder listening');
+  const sendRa = (ifIndex: number, dst: { ip: string; mac: string }): void => {
+    const link = links.get(ifIndex);
+    const b = link ? ra.get(link.name) : undefined;
+    if (!link || !b) return;
+    try {
+      rsSock.send(ifIndex, buildRa(b, link.mac, dst));
+      stats.raSent += 1;
+    } catch (err) {
+      stats.sendErrors += 1;
+      log.debug({ err: errorMessage(err), ifIndex }, 'RA not sent');
+    }
+  };
+  rsSock.start(({ ifIndex, frame }) => {
+    const src = parseRs(frame);
+    if (!src) {
+      stats.malformed += 1;
+      return;
+    }
+    stats.rsReceived += 1;
+    // answer the solicitation's own source address, never a guess
+    void (links.has(ifIndex) ? Promise.resolve() : refreshLinks()).then(() => sendRa(ifIndex, src));
+  });
+  // unsolicited RAs on every port with an IPv6 subnet (RFC 4861 6.2.4), at a steady interval
+  const periodic = setInterval(() => {
+    for (const [index, link] of links) if (ra.has(link.name)) sendRa(index, { ip: 'ff02::1', mac: '33:33:00:00:00:01' });
+  }, (opts.raIntervalSeconds ?? 200) * 1000);
+  periodic.unref();
+  log.info({ netns: opts.netns }, 'DHCP/RA responder listening');
 
   return {
     update(state) {
       table = buildBindings(state);
+      ra = raBindings(state);
       void refreshLinks();
     },
     stats: () => ({ ...stats }),
     async close() {
-      await sock.close();
+      clearInterval(periodic);
+      await Promise.all([sock.close(), rsSock.close()]);
       handle.close();
       ns.close();
     },

@@ -27,8 +27,10 @@ const SO_RCVTIMEO = 20;
 const SO_RCVBUFFORCE = 33;
 const PACKET_OUTGOING = 4;
 
+type BpfProgram = [number, number, number, number][];
+
 /** ldh [12]; jne 0x800; ldb [23]; jne 17; ldh [20]; jset 0x1fff; ldxb 4*([14]&0xf); ldh [x+16]; jeq 67 */
-const DHCP_SERVER_FILTER: [number, number, number, number][] = [
+export const DHCP_SERVER_FILTER: BpfProgram = [
   [0x28, 0, 0, 12],
   [0x15, 0, 8, 0x0800],
   [0x30, 0, 0, 23],
@@ -38,6 +40,18 @@ const DHCP_SERVER_FILTER: [number, number, number, number][] = [
   [0xb1, 0, 0, 14],
   [0x48, 0, 0, 16],
   [0x15, 0, 1, 67],
+  [0x06, 0, 0, 0x40000],
+  [0x06, 0, 0, 0],
+];
+
+/** ldh [12]; jne 0x86dd; ldb [20] (next header); jne 58; ldb [54] (ICMPv6 type); jeq 133 (RS) */
+export const ROUTER_SOLICITATION_FILTER: BpfProgram = [
+  [0x28, 0, 0, 12],
+  [0x15, 0, 5, 0x86dd],
+  [0x30, 0, 0, 20],
+  [0x15, 0, 3, 58],
+  [0x30, 0, 0, 54],
+  [0x15, 0, 1, 133],
   [0x06, 0, 0, 0x40000],
   [0x06, 0, 0, 0],
 ];
@@ -54,18 +68,18 @@ export class PacketSocket {
   // the filter program must stay alive while attached
   private readonly filter: Buffer;
 
-  constructor(ns: NetnsBinding) {
+  constructor(ns: NetnsBinding, program: BpfProgram = DHCP_SERVER_FILTER) {
     this.fd = ns.run(() => socketFn(AF_PACKET, SOCK_RAW, ETH_P_ALL_BE) as number);
     if (this.fd < 0) throw new PacketSocketError(`socket(AF_PACKET) failed: errno ${koffi.decode(errnoLocation(), 'int') as number} (CAP_NET_RAW needed)`);
-    this.filter = Buffer.alloc(DHCP_SERVER_FILTER.length * 8);
-    DHCP_SERVER_FILTER.forEach(([code, jt, jf, k], i) => {
+    this.filter = Buffer.alloc(program.length * 8);
+    program.forEach(([code, jt, jf, k], i) => {
       this.filter.writeUInt16LE(code, i * 8);
       this.filter.writeUInt8(jt, i * 8 + 2);
       this.filter.writeUInt8(jf, i * 8 + 3);
       this.filter.writeUInt32LE(k >>> 0, i * 8 + 4);
     });
     const prog = Buffer.alloc(16);
-    prog.writeUInt16LE(DHCP_SERVER_FILTER.length, 0);
+    prog.writeUInt16LE(program.length, 0);
     prog.writeBigUInt64LE(BigInt(koffi.address(this.filter)), 8);
     if ((setsockoptFn(this.fd, SOL_SOCKET, SO_ATTACH_FILTER, prog, 16) as number) !== 0) throw new PacketSocketError('SO_ATTACH_FILTER failed');
     // a burst of DHCP at host boot (every VM at once) must not overflow the default buffer

@@ -26,7 +26,7 @@ function doc(extraPorts: unknown[] = []) {
     generation: 1,
     host: { name: 'h' },
     networks: [
-      { id: 'pub', type: 'IP_LESS_ROUTED', uplink: 'pub0', routingTable: 100, mtu: 1500, domain: 'example.org', subnets: [{ cidr: '203.0.113.0/24', gateway: '203.0.113.1', dns: ['203.0.113.53', '203.0.113.54'], routes: [{ destination: '198.51.100.0/24', nexthop: '203.0.113.1' }], leaseSeconds: 600 }] },
+      { id: 'pub', type: 'IP_LESS_ROUTED', uplink: 'pub0', routingTable: 100, mtu: 1500, domain: 'example.org', subnets: [{ cidr: '203.0.113.0/24', gateway: '203.0.113.1', dns: ['203.0.113.53', '203.0.113.54'], routes: [{ destination: '198.51.100.0/24', nexthop: '203.0.113.1' }], leaseSeconds: 600 }, { cidr: '2001:db8:7::/64', gateway: '2001:db8:7::1', dns: ['2001:db8:7::53'] }] },
       { id: 'priv', type: 'MAC_FILTERED', macPrefix: 'aa:00:05', mtu: 1400, subnets: [{ cidr: '192.168.5.0/24' }] },
     ],
     ports: [
@@ -167,6 +167,36 @@ async function isc(kind: 'dhclient' | 'dhcpcd', ns: string): Promise<Record<stri
   }
   return env;
 }
+
+describe('IPv6 router advertisements', () => {
+  it('rdisc6 gets an RA answering its solicitation: prefix with finite lifetimes, MTU, RDNSS, source link-layer address', async () => {
+    await waitFor(() => /inet6 fe80::/.test(ipIn(vmR, '-6', 'addr', 'show', 'dev', 'eth0')) && !/tentative/.test(ipIn(vmR, '-6', 'addr', 'show', 'dev', 'eth0')), 10_000);
+    const before = responder.stats().rsReceived;
+    const out: string[] = [];
+    await new Promise<void>((resolve) => {
+      const c = spawn('ip', ['netns', 'exec', vmR, 'rdisc6', '-1', '-w', '3000', 'eth0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      c.stdout?.on('data', (d: Buffer) => out.push(d.toString()));
+      c.on('exit', () => resolve());
+    });
+    const text = out.join('');
+    expect(responder.stats().rsReceived).toBeGreaterThan(before);
+    expect(text).toMatch(/Prefix\s+:\s+2001:db8:7::\/64/);
+    expect(text).toMatch(/Valid time\s+:\s+86400/);
+    expect(text).toMatch(/Pref\. time\s+:\s+14400/);
+    expect(text).toMatch(/MTU\s+:\s+1500/);
+    expect(text).toMatch(/Recursive DNS server\s+:\s+2001:db8:7::53/);
+    expect(text).toMatch(/Source link-layer address:/);
+    expect(text).toMatch(/from fe80::/);
+  });
+
+  it('the VM forms its SLAAC address from the RA', async () => {
+    // bring the link down and up: the kernel solicits, plumb answers, SLAAC follows
+    ipIn(vmR, 'link', 'set', 'eth0', 'down');
+    ipIn(vmR, 'link', 'set', 'eth0', 'up');
+    await waitFor(() => /inet6 2001:db8:7:0:a800:ff:fe00:701\/64/.test(ipIn(vmR, '-6', 'addr', 'show', 'dev', 'eth0')), 15_000);
+    expect(ipIn(vmR, '-6', 'route', 'show', 'default')).toMatch(/default via fe80::/);
+  }, 30_000);
+});
 
 describe('ISC dhclient and dhcpcd', () => {
   for (const kind of ['dhclient', 'dhcpcd'] as const) {
