@@ -170,6 +170,9 @@ async function isc(kind: 'dhclient' | 'dhcpcd', ns: string): Promise<Record<stri
 
 describe('IPv6 router advertisements', () => {
   it('rdisc6 gets an RA answering its solicitation: prefix with finite lifetimes, MTU, RDNSS, source link-layer address', async () => {
+    // earlier clients flushed the interface: cycle it so it has its link-local address again
+    ipIn(vmR, 'link', 'set', 'eth0', 'down');
+    ipIn(vmR, 'link', 'set', 'eth0', 'up');
     await waitFor(() => /inet6 fe80::/.test(ipIn(vmR, '-6', 'addr', 'show', 'dev', 'eth0')) && !/tentative/.test(ipIn(vmR, '-6', 'addr', 'show', 'dev', 'eth0')), 10_000);
     const before = responder.stats().rsReceived;
     const out: string[] = [];
