@@ -18,6 +18,8 @@ export const controllerConfigSchema = z
     nats: z.object({ url: z.string().regex(/^(nats|tls):\/\/.+/, 'a nats:// or tls:// URL'), seedFile: z.string().min(1) }).strict().optional(),
     macPrefix: macPrefix.default('aa:00:00'),
     heartbeatTimeoutSeconds: z.number().min(1).default(15),
+    /** Prometheus endpoint, e.g. 127.0.0.1:9102 */
+    metrics: z.object({ listen: z.string().regex(/^[^:]+:\d+$/, 'host:port') }).strict().optional(),
     privateNetworks: z
       .object({
         defaultType: z.enum(['MAC_FILTERED', 'VXLAN', 'PHYSICAL_VLAN']).default('MAC_FILTERED'),

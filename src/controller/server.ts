@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { logger } from '../util/log.js';
 import { connectBus } from '../bus/connection.js';
 import { DesiredStatePublisher } from '../bus/publisher.js';
-import { controllerMetrics } from '../metrics/registry.js';
+import { controllerMetrics, startMetricsServer } from '../metrics/registry.js';
 import { authenticator } from './auth.js';
 import type { ControllerConfig } from './config.js';
 import { controllerHooks } from './controller-hooks.js';
@@ -25,7 +25,7 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
   const db = openDb(cfg.database);
   const service = new ControllerService(db, cfg);
   const hooks = controllerHooks(service);
-  const metrics = controllerMetrics();
+  const metrics = controllerMetrics(undefined, hooks);
   const [host, portText] = [cfg.listen.slice(0, cfg.listen.lastIndexOf(':')), cfg.listen.slice(cfg.listen.lastIndexOf(':') + 1)];
   let url = '';
   const server: Server = createApiServer(routes(service, hooks, () => url), authenticator(cfg), log, (method, code) => metrics.requests.inc({ method, code: String(code) }));
@@ -42,7 +42,8 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
     publisher = new DesiredStatePublisher(nc, hooks, log.child({ module: 'publisher' }));
     await publisher.start();
   }
-  log.info({ url, nats: cfg.nats?.url }, 'controller listening');
+  const metricsServer = cfg.metrics ? await startMetricsServer(metrics.registry, cfg.metrics.listen) : undefined;
+  log.info({ url, nats: cfg.nats?.url, metrics: cfg.metrics?.listen }, 'controller listening');
   return {
     url,
     hooks,
@@ -51,6 +52,7 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
       await publisher?.stop();
       await nc?.drain().catch(() => undefined);
       await new Promise((r) => server.close(r));
+      metricsServer?.close();
       db.close();
     },
   };

@@ -20,8 +20,8 @@ afterAll(async () => ctl?.close());
 
 describe('controller API', () => {
   it('answers version discovery and refuses bad credentials', async () => {
-    const v = await fetch(`${ctl.url}/`).then((r) => r.json());
-    expect(v.versions[0].id).toBe('v2.0');
+    const v = (await fetch(`${ctl.url}/`).then((r) => r.json())) as { versions: { id: string }[] };
+    expect(v.versions[0]?.id).toBe('v2.0');
     const bad = await caller(ctl.url, 'alice', 'wrong')('GET', '/v2.0/networks');
     expect(bad.status).toBe(401);
   });

@@ -66,7 +66,7 @@ describe('DHCP codec', () => {
     const out = answer(table, 'tapp', discover());
     expect(out.kind).toBe('reply');
     if (out.kind !== 'reply') return;
-    const Protocol = (await import('dhcp/lib/protocol.js')) as unknown as { parse: (b: Buffer) => { yiaddr: string; options: Record<number, unknown> } };
+    const Protocol = await import('dhcp/lib/protocol.js');
     const parsed = Protocol.parse(serializeMessage(out.message));
     expect(parsed.yiaddr).toBe('203.0.113.7');
     expect(parsed.options[1]).toBe('255.255.255.0');
