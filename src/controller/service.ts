@@ -247,6 +247,8 @@ export class ControllerService {
 
   private insertSubnet(p: Principal, networkId: number, body: Body): number {
     const cidr = str(body, 'cidr', true);
+    const taken = this.q('SELECT network_id FROM subnets WHERE cidr = ? AND project IS NOT NULL').get(cidr) as { network_id: number } | undefined;
+    if (taken) throw new ConflictError(`CIDR ${cidr} is already in use by network ${taken.network_id}`);
     const fam = parseCidr(cidr).family;
     const gateway = body.gateway_ip === null ? null : (str(body, 'gateway_ip') ?? null);
     if (gateway !== null) {

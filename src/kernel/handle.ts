@@ -191,6 +191,13 @@ class RtnlHandle implements KernelHandle {
   subscribe(listener: (event: KernelEvent) => void): () => void {
     if (!this.events) {
       const sock = this.ns.run(() => createRtNetlink());
+      // a burst of changes (hundreds of taps) must not overflow the event socket; if it does
+      // anyway (ENOBUFS) events were lost, so tell listeners to resync instead of crashing on an
+      // unhandled 'error' inside the native callback
+      sock.socket.setRecvBufferSize(16 * 1024 * 1024);
+      sock.socket.on('error', () => {
+        for (const l of this.listeners) l({ kind: 'link', deleted: false, ifIndex: undefined });
+      });
       for (const g of GROUPS) sock.addMembership(g);
       sock.socket.on('message', (msgs) => {
         for (const m of msgs as RawMessage[]) {
@@ -251,6 +258,8 @@ function toEvent(m: RawMessage): KernelEvent | undefined {
 export async function openKernelHandle(opts: { netns?: string } = {}): Promise<KernelHandle> {
   const ns = new NetnsBinding(opts.netns);
   const [sock, dumpSock] = ns.run(() => [createRtNetlink(), createRtNetlink()]);
+  // socket-level errors reject the pending requests; an unhandled 'error' event would abort
+  for (const s of [sock, dumpSock]) s.socket.on('error', () => undefined);
   // large dumps (thousands of routes) must not overflow the default receive buffer
   dumpSock.socket.setRecvBufferSize(8 * 1024 * 1024);
   sock.socket.setRecvBufferSize(8 * 1024 * 1024);

@@ -49,6 +49,9 @@ describe('controller API', () => {
     expect(p.body.NeutronError.message).toBe("Invalid input for fixed_ips. Reason: 'nope' is not an IP address.");
     const b = await alice('POST', '/v2.0/ports', { nope: 1 });
     expect(b.body.NeutronError.message).toMatch(/Invalid input for port/);
+    const dup = await alice('POST', '/v2.0/networks', { network: { name: 'dup', cidr: '192.168.1.0/24' } });
+    expect(dup.status).toBe(409);
+    expect(dup.body.NeutronError.message).toBe('CIDR 192.168.1.0/24 is already in use by network 2');
     const u = await alice('PUT', `/v2.0/subnets/1`, { subnet: { cidr: '10.1.0.0/24' } });
     expect(u.body.NeutronError.message).toBe("Invalid input for cidr. Reason: a subnet's CIDR cannot be changed once created.");
   });
