@@ -1,8 +1,6 @@
 // Controller configuration (YAML), validated with errors that name the field.
-import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
 import { z } from 'zod';
-import { ValidationError, errorMessage } from '../util/errors.js';
+import { loadConfigFile, parseConfig } from '../util/config-file.js';
 import { cidr, ipAddress, ifname, macPrefix } from '../state/schema.js';
 
 const pool = z.object({ start: ipAddress, end: ipAddress }).strict();
@@ -71,20 +69,9 @@ export const controllerConfigSchema = z
 export type ControllerConfig = z.infer<typeof controllerConfigSchema>;
 
 export function parseControllerConfig(raw: unknown): ControllerConfig {
-  const r = controllerConfigSchema.safeParse(raw ?? {});
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new ValidationError(['config', ...(issue?.path ?? []).map(String)].join('.'), issue?.message ?? 'invalid');
-  }
-  return r.data;
+  return parseConfig(controllerConfigSchema, raw);
 }
 
 export function loadControllerConfig(path: string): ControllerConfig {
-  let raw: unknown;
-  try {
-    raw = parse(readFileSync(path, 'utf8'));
-  } catch (err) {
-    throw new ValidationError(path, `cannot read controller config: ${errorMessage(err)}`);
-  }
-  return parseControllerConfig(raw);
+  return loadConfigFile(controllerConfigSchema, path, 'controller config');
 }

@@ -1,10 +1,10 @@
 // Gratuitous ARP (IPv4) and unsolicited Neighbour Advertisement (IPv6) frames, sent raw on an
 // AF_PACKET socket so upstream routers and switches learn at once that an address (a floating
 // IP that moved in) now lives behind this host. Frame building is pure; sending uses koffi.
-import koffi from 'koffi';
 import ipaddr from 'ipaddr.js';
 import { KernelError } from './errors.js';
 import type { NetnsBinding } from './netns.js';
+import { AF_PACKET, SOCK_RAW, closeFn, sendFrame, socketFn } from '../packet/raw.js';
 
 const ETH_P_ARP = 0x0806;
 const ETH_P_IPV6 = 0x86dd;
@@ -70,13 +70,6 @@ export function unsolicitedNaFrame(address: string, srcMac: string): Buffer {
   return Buffer.concat([eth, ip6, icmp]);
 }
 
-const libc = koffi.load('libc.so.6');
-const socketFn = libc.func('int socket(int domain, int type, int protocol)');
-const sendtoFn = libc.func('long sendto(int fd, void *buf, unsigned long len, int flags, void *addr, uint32_t addrlen)');
-const closeFn = libc.func('int close(int fd)');
-const AF_PACKET = 17;
-const SOCK_RAW = 3;
-
 /**
  * A raw AF_PACKET socket for sending frames in one namespace. Kept open: closing a packet
  * socket waits for an RCU grace period (~10 ms), which made per-announcement sockets dominate
@@ -92,13 +85,8 @@ export class FrameSender {
       this.fd = this.ns.run(() => socketFn(AF_PACKET, SOCK_RAW, 0) as number);
       if (this.fd < 0) throw new KernelError('socket(AF_PACKET)', 0, 'EPERM');
     }
-    const sll = Buffer.alloc(20);
-    sll.writeUInt16LE(AF_PACKET, 0);
-    sll.writeUInt16BE(frame.readUInt16BE(12), 2);
-    sll.writeInt32LE(ifIndex, 4);
-    sll.writeUInt8(6, 11);
-    frame.copy(sll, 12, 0, 6);
-    if ((sendtoFn(this.fd, frame, frame.length, 0, sll, sll.length) as number) < 0) throw new KernelError('sendto(AF_PACKET)', 0, 'EIO', `ifindex ${ifIndex}`);
+    const errno = sendFrame(this.fd, ifIndex, frame);
+    if (errno) throw new KernelError('sendto(AF_PACKET)', errno, 'EIO', `ifindex ${ifIndex}`);
   }
 
   close(): void {

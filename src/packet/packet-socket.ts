@@ -3,21 +3,12 @@
 // ports: the ingress interface comes with each packet (sockaddr_ll). Receiving runs as koffi
 // async calls on the libuv thread pool with a 1 s receive timeout, so close() is prompt.
 import koffi from 'koffi';
+import { AF_PACKET, SOCK_RAW, closeFn, lastErrno, recvfromFn, sendFrame, setsockoptFn, socketFn } from './raw.js';
 import { PlumbError } from '../util/errors.js';
 import type { NetnsBinding } from '../kernel/netns.js';
 
 export class PacketSocketError extends PlumbError {}
 
-const libc = koffi.load('libc.so.6');
-const socketFn = libc.func('int socket(int domain, int type, int protocol)');
-const setsockoptFn = libc.func('int setsockopt(int fd, int level, int name, void *val, uint32_t len)');
-const recvfromFn = libc.func('long recvfrom(int fd, void *buf, unsigned long len, int flags, void *addr, void *addrlen)');
-const sendtoFn = libc.func('long sendto(int fd, void *buf, unsigned long len, int flags, void *addr, uint32_t addrlen)');
-const closeFn = libc.func('int close(int fd)');
-const errnoLocation = libc.func('int *__errno_location()');
-
-const AF_PACKET = 17;
-const SOCK_RAW = 3;
 // ETH_P_ALL, not ETH_P_IP: protocol handlers run after the bridge took the frame, so on a
 // bridge port only an 'all' tap sees it with the port (not the bridge) as ingress interface.
 const ETH_P_ALL_BE = 0x0300; // htons(0x0003)
@@ -70,7 +61,7 @@ export class PacketSocket {
 
   constructor(ns: NetnsBinding, program: BpfProgram = DHCP_SERVER_FILTER) {
     this.fd = ns.run(() => socketFn(AF_PACKET, SOCK_RAW, ETH_P_ALL_BE) as number);
-    if (this.fd < 0) throw new PacketSocketError(`socket(AF_PACKET) failed: errno ${koffi.decode(errnoLocation(), 'int') as number} (CAP_NET_RAW needed)`);
+    if (this.fd < 0) throw new PacketSocketError(`socket(AF_PACKET) failed: errno ${lastErrno()} (CAP_NET_RAW needed)`);
     this.filter = Buffer.alloc(program.length * 8);
     program.forEach(([code, jt, jf, k], i) => {
       this.filter.writeUInt16LE(code, i * 8);
@@ -113,15 +104,8 @@ export class PacketSocket {
 
   send(ifIndex: number, frame: Buffer): void {
     if (this.closed) return;
-    const sll = Buffer.alloc(20);
-    sll.writeUInt16LE(AF_PACKET, 0);
-    sll.writeUInt16BE(frame.readUInt16BE(12), 2);
-    sll.writeInt32LE(ifIndex, 4);
-    sll.writeUInt8(6, 11);
-    frame.copy(sll, 12, 0, 6);
-    if ((sendtoFn(this.fd, frame, frame.length, 0, sll, 20) as number) < 0) {
-      throw new PacketSocketError(`sendto on ifindex ${ifIndex} failed: errno ${koffi.decode(errnoLocation(), 'int') as number}`);
-    }
+    const errno = sendFrame(this.fd, ifIndex, frame);
+    if (errno) throw new PacketSocketError(`sendto on ifindex ${ifIndex} failed: errno ${errno}`);
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,7 @@ import { startAgent } from '../../agent/daemon.js';
 import { loadAgentConfig } from '../../agent-config/load.js';
 import { agentConfigSchema, type AgentConfig } from '../../agent-config/schema.js';
 import { ValidationError } from '../../util/errors.js';
-import { sdNotify, startWatchdog } from '../../systemd/notify.js';
+import { serveUntilSignal } from '../until-signal.js';
 import { hostExtensions } from '../../agent/extensions.js';
 import { validateHostState } from '../../state/validate.js';
 import { ownerKey } from '../../agent/ownership.js';
@@ -97,17 +97,6 @@ export function registerAgentCommands(program: Command): void {
       if (o.netns) cfg.netns = o.netns;
       const log = logger('agent', { host: cfg.host });
       const running = await startAgent(cfg, log);
-      sdNotify('READY=1\nSTATUS=reconciling');
-      const stopWatchdog = startWatchdog();
-      await new Promise<void>((resolve) => {
-        const stop = (sig: string): void => {
-          log.info({ signal: sig }, 'stopping');
-          sdNotify('STOPPING=1');
-          stopWatchdog();
-          void running.stop().then(resolve);
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
+      await serveUntilSignal(log, () => running.stop(), 'reconciling');
     });
 }

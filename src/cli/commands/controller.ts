@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { loadControllerConfig } from '../../controller/config.js';
 import { startController } from '../../controller/server.js';
 import { hashPassword } from '../../controller/auth.js';
-import { sdNotify, startWatchdog } from '../../systemd/notify.js';
+import { serveUntilSignal } from '../until-signal.js';
 import { logger } from '../../util/log.js';
 
 export function registerControllerCommands(program: Command): void {
@@ -14,19 +14,7 @@ export function registerControllerCommands(program: Command): void {
     .requiredOption('--config <file>', 'controller config (YAML)')
     .action(async (o: { config: string }) => {
       const running = await startController(loadControllerConfig(o.config));
-      sdNotify('READY=1');
-      const stopWatchdog = startWatchdog();
-      const log = logger('controller');
-      await new Promise<void>((resolve) => {
-        const stop = (sig: string): void => {
-          log.info({ signal: sig }, 'stopping');
-          sdNotify('STOPPING=1');
-          stopWatchdog();
-          void running.close().then(resolve);
-        };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
-      });
+      await serveUntilSignal(logger('controller'), () => running.close(), `serving ${running.url}`);
     });
 
   ctl
