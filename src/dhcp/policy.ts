@@ -14,11 +14,11 @@ import {
 import type { Binding, BindingTable } from './bindings.js';
 
 export type Outcome =
-  | { kind: 'reply'; message: DhcpMessage; to: { ip: string; mac: string }; binding: Binding; replyType: MessageType }
-  | { kind: 'ignored'; reason: 'unknown-mac' | 'wrong-port' | 'not-a-request' | 'relayed' | 'not-a-port' }
+  | { kind: 'reply'; message: DhcpMessage; to: { ip: string; mac: string; port: number }; binding: Binding; replyType: MessageType }
+  | { kind: 'ignored'; reason: 'unknown-mac' | 'wrong-port' | 'not-a-request' | 'not-a-port' }
   | { kind: 'noted'; event: 'release' | 'decline'; binding: Binding };
 
-const BROADCAST = { ip: '255.255.255.255', mac: 'ff:ff:ff:ff:ff:ff' };
+const BROADCAST = { ip: '255.255.255.255', mac: 'ff:ff:ff:ff:ff:ff', port: 68 };
 
 function messageType(m: DhcpMessage): number | undefined {
   const t = m.options.get(OPT.MESSAGE_TYPE);
@@ -27,9 +27,9 @@ function messageType(m: DhcpMessage): number | undefined {
 
 const ipOf = (b: Buffer | undefined): string | undefined => (b && b.length === 4 ? [...b].join('.') : undefined);
 
-export function answer(table: BindingTable, ifname: string | undefined, m: DhcpMessage): Outcome {
+/** `srcMac`: the frame's source, where replies to a relay agent go. */
+export function answer(table: BindingTable, ifname: string | undefined, m: DhcpMessage, srcMac = m.chaddr): Outcome {
   if (m.op !== 1) return { kind: 'ignored', reason: 'not-a-request' };
-  if (m.giaddr !== '0.0.0.0') return { kind: 'ignored', reason: 'relayed' };
   // the same broadcast is seen again on the bridge (and on uplinks): only ports are served
   if (!ifname || !table.ports.has(ifname)) return { kind: 'ignored', reason: 'not-a-port' };
   const binding = table.byIfname.get(ifname);
@@ -37,17 +37,17 @@ export function answer(table: BindingTable, ifname: string | undefined, m: DhcpM
   const type = messageType(m);
   switch (type) {
     case MessageType.DISCOVER:
-      return reply(m, binding, MessageType.OFFER);
+      return reply(m, binding, MessageType.OFFER, false, srcMac);
     case MessageType.REQUEST: {
       const serverId = ipOf(m.options.get(OPT.SERVER_ID));
       const requested = ipOf(m.options.get(OPT.REQUESTED_IP)) ?? (m.ciaddr !== '0.0.0.0' ? m.ciaddr : undefined);
       // SELECTING with another server's id: the client chose someone else; stay silent
       if (serverId !== undefined && serverId !== binding.serverId) return { kind: 'ignored', reason: 'not-a-request' };
-      if (requested !== binding.ip) return nak(m, binding);
-      return reply(m, binding, MessageType.ACK);
+      if (requested !== binding.ip) return nak(m, binding, srcMac);
+      return reply(m, binding, MessageType.ACK, false, srcMac);
     }
     case MessageType.INFORM:
-      return reply(m, binding, MessageType.ACK, true);
+      return reply(m, binding, MessageType.ACK, true, srcMac);
     case MessageType.RELEASE:
       return { kind: 'noted', event: 'release', binding };
     case MessageType.DECLINE:
@@ -57,15 +57,17 @@ export function answer(table: BindingTable, ifname: string | undefined, m: DhcpM
   }
 }
 
-function destination(m: DhcpMessage, yiaddr: string): { ip: string; mac: string } {
-  // RFC 2131 4.1: to ciaddr when the client has one; broadcast when asked; else unicast to
-  // yiaddr at chaddr (which works on ports without any address on the host side)
-  if (m.ciaddr !== '0.0.0.0') return { ip: m.ciaddr, mac: m.chaddr };
+function destination(m: DhcpMessage, yiaddr: string, srcMac: string): { ip: string; mac: string; port: number } {
+  // RFC 2131 4.1: to a relay agent's server port when relayed (giaddr), to ciaddr when the
+  // client has one, broadcast when asked, else unicast to yiaddr at chaddr (which works on
+  // ports without any address on the host side)
+  if (m.giaddr !== '0.0.0.0') return { ip: m.giaddr, mac: srcMac, port: 67 };
+  if (m.ciaddr !== '0.0.0.0') return { ip: m.ciaddr, mac: m.chaddr, port: 68 };
   if (m.flags & 0x8000) return BROADCAST;
-  return { ip: yiaddr, mac: m.chaddr };
+  return { ip: yiaddr, mac: m.chaddr, port: 68 };
 }
 
-function reply(m: DhcpMessage, b: Binding, type: MessageType, inform = false): Outcome {
+function reply(m: DhcpMessage, b: Binding, type: MessageType, inform: boolean, srcMac: string): Outcome {
   const requested = new Set([...(m.options.get(OPT.PARAM_REQUEST) ?? [])]);
   const want = (code: number): boolean => requested.size === 0 || requested.has(code);
   const o = new Map<number, Buffer>();
@@ -94,12 +96,12 @@ function reply(m: DhcpMessage, b: Binding, type: MessageType, inform = false): O
     kind: 'reply',
     replyType: type,
     binding: b,
-    to: destination(m, b.ip),
-    message: { op: 2, xid: m.xid, secs: 0, flags: m.flags, ciaddr: m.ciaddr, yiaddr, siaddr: '0.0.0.0', giaddr: '0.0.0.0', chaddr: m.chaddr, options: o },
+    to: destination(m, b.ip, srcMac),
+    message: { op: 2, xid: m.xid, secs: 0, flags: m.flags, ciaddr: m.ciaddr, yiaddr, siaddr: '0.0.0.0', giaddr: m.giaddr, chaddr: m.chaddr, options: o },
   };
 }
 
-function nak(m: DhcpMessage, b: Binding): Outcome {
+function nak(m: DhcpMessage, b: Binding, srcMac: string): Outcome {
   const o = new Map<number, Buffer>([
     [OPT.MESSAGE_TYPE, Buffer.from([MessageType.NAK])],
     [OPT.SERVER_ID, addressOption(b.serverId)],
@@ -108,7 +110,7 @@ function nak(m: DhcpMessage, b: Binding): Outcome {
     kind: 'reply',
     replyType: MessageType.NAK,
     binding: b,
-    to: BROADCAST,
-    message: { op: 2, xid: m.xid, secs: 0, flags: m.flags, ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: '0.0.0.0', chaddr: m.chaddr, options: o },
+    to: m.giaddr !== '0.0.0.0' ? { ip: m.giaddr, mac: srcMac, port: 67 } : BROADCAST,
+    message: { op: 2, xid: m.xid, secs: 0, flags: m.flags, ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: m.giaddr, chaddr: m.chaddr, options: o },
   };
 }

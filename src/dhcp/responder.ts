@@ -76,7 +76,7 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
     }
     if (!links.has(ifIndex)) await refreshLinks(); // a port created since the last refresh
     const link = links.get(ifIndex);
-    const out = answer(table, link?.name, msg);
+    const out = answer(table, link?.name, msg, udp.srcMac);
     if (out.kind === 'ignored') {
       if (out.reason === 'unknown-mac') stats.ignoredUnknownMac += 1;
       else if (out.reason === 'wrong-port') stats.ignoredWrongPort += 1;
@@ -94,7 +94,7 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
       return;
     }
     if (!link) return;
-    const reply = buildUdp4({ srcMac: link.mac, dstMac: out.to.mac, srcIp: out.binding.serverId, dstIp: out.to.ip, srcPort: 67, dstPort: 68, payload: serializeMessage(out.message) });
+    const reply = buildUdp4({ srcMac: link.mac, dstMac: out.to.mac, srcIp: out.binding.serverId, dstIp: out.to.ip, srcPort: 67, dstPort: out.to.port, payload: serializeMessage(out.message) });
     try {
       sock.send(ifIndex, reply);
       stats.answered += 1;
