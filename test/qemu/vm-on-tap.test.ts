@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Netns, ipIn, ipJson } from '../helpers/netns.js';
 import { Guest, barrier } from '../../src/qemu/vm.js';
 import { cacheDir } from '../../src/qemu/paths.js';
@@ -82,6 +82,7 @@ describe('VMs on real taps on a private-network bridge (QEMU guests)', () => {
   const ns = new Netns();
   const guests: Guest[] = [];
   const procs: ChildProcess[] = [];
+  mkdirSync(cacheDir, { recursive: true }); // a fresh clone has no cache yet
   const dhcpDir = mkdtempSync(path.join(cacheDir, 'dhcp-'));
   afterAll(() => {
     rmSync(dhcpDir, { recursive: true, force: true });
