@@ -1,6 +1,6 @@
 // VMs on real taps: two QEMU guests, each NIC on a persistent tap enslaved to a private-network
 // bridge in a host-side namespace (the bridge holds the gateway address). Inside, busybox udhcpc
-// must get exactly the port's bound address; the guests ping the gateway and each other; a
+// must get exactly the port's bound address from plumb's DHCP responder; the guests ping the gateway and each other; a
 // continuous ping runs while the host side is re-applied ("agent restart") and must lose nothing.
 import { afterAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
@@ -9,6 +9,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Netns, ipIn, ipJson } from '../helpers/netns.js';
 import { Guest, barrier } from '../../src/qemu/vm.js';
 import { cacheDir } from '../../src/qemu/paths.js';
+import { startResponder, type Responder } from '../../src/dhcp/responder.js';
+import { validateHostState } from '../../src/state/validate.js';
 import { withLock } from '../../src/qemu/lock.js';
 import { agentApply, agentCliAvailable, hostBridgeWithTaps } from './host-net.js';
 
@@ -62,29 +64,15 @@ barrier done
 `;
 }
 
-/**
- * INTEGRATION POINT (DHCP): until plumb's responder (src/dhcp/responder.ts, startResponder
- * ({ netns }) → update(state)) lands, busybox udhcpd stands in on the bridge with one static
- * lease per port and an empty pool, so the guest side (udhcpc, bound address) is already real.
- */
-function startStandInDhcp(netns: string, dir: string): ChildProcess {
-  const conf = path.join(dir, 'udhcpd.conf');
-  writeFileSync(
-    conf,
-    [`interface priv`, `start 10.8.0.200`, `end 10.8.0.200`, `max_leases 1`, `lease_file ${path.join(dir, 'udhcpd.leases')}`, `pidfile ${path.join(dir, 'udhcpd.pid')}`,
-      `option subnet 255.255.255.0`, `option router ${gateway}`, `option lease 3600`, ...vms.map((v) => `static_lease ${v.mac} ${v.address}`)].join('\n') + '\n',
-  );
-  writeFileSync(path.join(dir, 'udhcpd.leases'), '');
-  return spawn('ip', ['netns', 'exec', netns, 'busybox', 'udhcpd', '-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
 describe('VMs on real taps on a private-network bridge (QEMU guests)', () => {
   const ns = new Netns();
   const guests: Guest[] = [];
   const procs: ChildProcess[] = [];
   mkdirSync(cacheDir, { recursive: true }); // a fresh clone has no cache yet
   const dhcpDir = mkdtempSync(path.join(cacheDir, 'dhcp-'));
-  afterAll(() => {
+  let responder: Responder | undefined;
+  afterAll(async () => {
+    await responder?.close();
     rmSync(dhcpDir, { recursive: true, force: true });
     for (const g of guests) g.kill();
     for (const p of procs) if (p.pid && p.exitCode === null) process.kill(p.pid, 'SIGKILL');
@@ -100,7 +88,9 @@ describe('VMs on real taps on a private-network bridge (QEMU guests)', () => {
       const host = hostBridgeWithTaps(ns, 'pt-qt', 'priv', useAgent ? [] : vms.map((v) => v.tap), `${gateway}/24`);
       if (useAgent) expect(agentApply(host.netns, stateFile)).toMatch(/converged/);
       const linksBefore = ipJson<{ ifname: string; ifindex: number; flags: string[] }[]>(host.netns, 'link', 'show');
-      procs.push(startStandInDhcp(host.netns, dhcpDir));
+      // plumb's DHCP responder, fed the same desired state, answers the guests on their taps
+      responder = await startResponder({ netns: host.netns });
+      responder.update(validateHostState(hostState()).state);
       for (const [i, vm] of vms.entries()) {
         const peer = vms[1 - i]!;
         const g = await Guest.start({ name: vm.name, netns: host.netns, nics: [{ tap: vm.tap, mac: vm.mac }], script: guestScript(vm, peer) });
