@@ -108,7 +108,14 @@ export async function execute(handle: KernelHandle, ops: readonly Op[], links?: 
 
   let phase = -1;
   let batch: Op[] = [];
+  let stale = false; // links were created since the index was built
   const flush = async (): Promise<void> => {
+    // New devices are addressed by ifindex from the link-attribute phase on: one dump after all
+    // the create phases, not one per phase.
+    if (stale && phaseOf(batch[0] as Op) >= 10) {
+      index = new Map((await handle.linkList()).map((l) => [l.name, l]));
+      stale = false;
+    }
     for (let i = 0; i < batch.length; i += CONCURRENCY) {
       const chunk = batch.slice(i, i + CONCURRENCY).filter((op) => {
         if (!failedOwners.has(ownerKey(op.owner))) return true;
@@ -123,8 +130,7 @@ export async function execute(handle: KernelHandle, ops: readonly Op[], links?: 
         failures.push({ owner: op.owner, op: describeOp(op), reason: errorMessage(res.reason) });
       });
     }
-    // New devices are addressed by ifindex from here on.
-    if (batch.some((op) => op.kind === 'linkAdd')) index = new Map((await handle.linkList()).map((l) => [l.name, l]));
+    if (batch.some((op) => op.kind === 'linkAdd')) stale = true;
     batch = [];
   };
   for (const op of ops) {
