@@ -6,8 +6,9 @@ import type { HostState } from '../state/schema.js';
 import { NetnsBinding } from '../kernel/netns.js';
 import { openKernelHandle } from '../kernel/handle.js';
 import type { KernelHandle } from '../kernel/types.js';
-import { PacketSocket, ROUTER_SOLICITATION_FILTER } from '../packet/packet-socket.js';
+import { PacketSocket, IPV6_REQUESTS_FILTER } from '../packet/packet-socket.js';
 import { buildRa, parseRs, raBindings, type RaBinding } from './ra.js';
+import { buildInfoReply, parseInfoRequest, type InfoRequest } from './dhcpv6.js';
 import { buildUdp4, parseUdp4 } from '../packet/frames.js';
 import { errorMessage } from '../util/errors.js';
 import { logger } from '../util/log.js';
@@ -30,6 +31,7 @@ export interface ResponderStats {
   sendErrors: number;
   rsReceived: number;
   raSent: number;
+  dhcpv6Replies: number;
 }
 
 export interface Responder {
@@ -48,17 +50,19 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
   const ns = new NetnsBinding(opts.netns);
   const handle: KernelHandle = await openKernelHandle(opts.netns === undefined ? {} : { netns: opts.netns });
   const sock = new PacketSocket(ns);
-  const rsSock = new PacketSocket(ns, ROUTER_SOLICITATION_FILTER);
-  const stats: ResponderStats = { received: 0, answered: 0, offers: 0, acks: 0, naks: 0, ignoredUnknownMac: 0, ignoredWrongPort: 0, ignoredOther: 0, malformed: 0, releases: 0, declines: 0, sendErrors: 0, rsReceived: 0, raSent: 0 };
+  const rsSock = new PacketSocket(ns, IPV6_REQUESTS_FILTER);
+  const stats: ResponderStats = { received: 0, answered: 0, offers: 0, acks: 0, naks: 0, ignoredUnknownMac: 0, ignoredWrongPort: 0, ignoredOther: 0, malformed: 0, releases: 0, declines: 0, sendErrors: 0, rsReceived: 0, raSent: 0, dhcpv6Replies: 0 };
   let table: BindingTable = { byIfname: new Map(), macs: new Set(), ports: new Set() };
   let ra = new Map<string, RaBinding>();
   let links = new Map<number, LinkInfo>();
   let refreshing: Promise<void> | undefined;
+  const allMulti = new Set<number>(); // ports receiving DHCPv6's All_DHCP_Relay_Agents_and_Servers
   const refreshLinks = (): Promise<void> =>
     (refreshing ??= handle
       .linkList()
       .then((ls) => {
         links = new Map(ls.map((l) => [l.index, { name: l.name, mac: l.mac }]));
+        for (const [index, link] of links) if (!allMulti.has(index) && ra.has(link.name) && rsSock.allMulticast(index)) allMulti.add(index);
       })
       .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'link list failed'))
       .finally(() => {
@@ -129,7 +133,31 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
       log.debug({ err: errorMessage(err), ifIndex }, 'RA not sent');
     }
   };
+  const answerInfo = (ifIndex: number, req: InfoRequest): void => {
+    const link = links.get(ifIndex);
+    const b = link ? ra.get(link.name) : undefined;
+    if (!link || !b) {
+      stats.ignoredOther += 1;
+      return;
+    }
+    try {
+      rsSock.send(ifIndex, buildInfoReply(b, link.mac, req));
+      stats.dhcpv6Replies += 1;
+    } catch (err) {
+      stats.sendErrors += 1;
+      log.debug({ err: errorMessage(err), ifIndex }, 'DHCPv6 reply not sent');
+    }
+  };
   rsSock.start(({ ifIndex, frame }) => {
+    if (frame.readUInt8(20) === 17) {
+      const info = parseInfoRequest(frame);
+      if (!info) {
+        stats.malformed += 1;
+        return;
+      }
+      void (links.has(ifIndex) ? Promise.resolve() : refreshLinks()).then(() => answerInfo(ifIndex, info));
+      return;
+    }
     const src = parseRs(frame);
     if (!src) {
       stats.malformed += 1;

@@ -18,6 +18,9 @@ const SO_RCVTIMEO = 20;
 const SO_RCVBUFFORCE = 33;
 const PACKET_OUTGOING = 4;
 const MSG_DONTWAIT = 0x40;
+const SOL_PACKET = 263;
+const PACKET_ADD_MEMBERSHIP = 1;
+const PACKET_MR_ALLMULTI = 2;
 
 type BpfProgram = [number, number, number, number][];
 
@@ -36,14 +39,20 @@ export const DHCP_SERVER_FILTER: BpfProgram = [
   [0x06, 0, 0, 0],
 ];
 
-/** ldh [12]; jne 0x86dd; ldb [20] (next header); jne 58; ldb [54] (ICMPv6 type); jeq 133 (RS) */
-export const ROUTER_SOLICITATION_FILTER: BpfProgram = [
+/**
+ * IPv6 requests we serve: ICMPv6 Router Solicitations and UDP to the DHCPv6 server port.
+ * ldh [12]; jne 0x86dd; ldb [20]; jeq 58 -> ldb [54]; jeq 133 | jeq 17 -> ldh [56]; jeq 547
+ */
+export const IPV6_REQUESTS_FILTER: BpfProgram = [
   [0x28, 0, 0, 12],
-  [0x15, 0, 5, 0x86dd],
+  [0x15, 0, 8, 0x86dd],
   [0x30, 0, 0, 20],
-  [0x15, 0, 3, 58],
+  [0x15, 0, 2, 58],
   [0x30, 0, 0, 54],
-  [0x15, 0, 1, 133],
+  [0x15, 3, 4, 133],
+  [0x15, 0, 3, 17],
+  [0x28, 0, 0, 56],
+  [0x15, 0, 1, 547],
   [0x06, 0, 0, 0x40000],
   [0x06, 0, 0, 0],
 ];
@@ -112,6 +121,17 @@ export class PacketSocket {
         }
       }
     })();
+  }
+
+  /**
+   * Receive all multicast on `ifIndex` (PACKET_MR_ALLMULTI): ports that are not bridge ports
+   * (routed taps) drop multicast they have not joined, e.g. DHCPv6's ff02::1:2 (RFC 8415 7.1).
+   */
+  allMulticast(ifIndex: number): boolean {
+    const mreq = Buffer.alloc(16);
+    mreq.writeInt32LE(ifIndex, 0);
+    mreq.writeUInt16LE(PACKET_MR_ALLMULTI, 4);
+    return (setsockoptFn(this.fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq, 16) as number) === 0;
   }
 
   send(ifIndex: number, frame: Buffer): void {

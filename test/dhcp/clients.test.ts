@@ -26,7 +26,7 @@ function doc(extraPorts: unknown[] = []) {
     generation: 1,
     host: { name: 'h' },
     networks: [
-      { id: 'pub', type: 'IP_LESS_ROUTED', uplink: 'pub0', routingTable: 100, mtu: 1500, domain: 'example.org', subnets: [{ cidr: '203.0.113.0/24', gateway: '203.0.113.1', dns: ['203.0.113.53', '203.0.113.54'], routes: [{ destination: '198.51.100.0/24', nexthop: '203.0.113.1' }], leaseSeconds: 600 }, { cidr: '2001:db8:7::/64', gateway: '2001:db8:7::1', dns: ['2001:db8:7::53'] }] },
+      { id: 'pub', type: 'IP_LESS_ROUTED', uplink: 'pub0', routingTable: 100, mtu: 1500, domain: 'example.org', subnets: [{ cidr: '203.0.113.0/24', gateway: '203.0.113.1', dns: ['203.0.113.53', '203.0.113.54'], routes: [{ destination: '198.51.100.0/24', nexthop: '203.0.113.1' }], leaseSeconds: 600 }, { cidr: '2001:db8:7::/64', gateway: '2001:db8:7::1', dns: ['2001:db8:7::53'], searchDomains: ['example.org', 'lab.example.org'] }] },
       { id: 'priv', type: 'MAC_FILTERED', macPrefix: 'aa:00:05', mtu: 1400, subnets: [{ cidr: '192.168.5.0/24' }] },
     ],
     ports: [
@@ -199,6 +199,31 @@ describe('IPv6 router advertisements', () => {
     await waitFor(() => /inet6 2001:db8:7:0:a800:ff:fe00:701\/64/.test(ipIn(vmR, '-6', 'addr', 'show', 'dev', 'eth0')), 15_000);
     expect(ipIn(vmR, '-6', 'route', 'show', 'default')).toMatch(/default via fe80::/);
   }, 30_000);
+});
+
+describe('stateless DHCPv6', () => {
+  it('an Information-Request (dhclient -6 -S) is answered with the DNS servers and the domain search list', async () => {
+    const out = join(dir, 'info6.env');
+    writeFileSync(out, '');
+    const hook = join(dir, 'info6-hook.sh');
+    writeFileSync(hook, `#!/bin/sh\necho "reason=$reason" >> "${out}"\nenv | grep '^new_' >> "${out}"\nexit 0\n`);
+    chmodSync(hook, 0o755);
+    // dhclient -6 binds to the link-local address: wait until DAD is over
+    await waitFor(() => /inet6 fe80::/.test(ipIn(vmR, '-6', 'addr', 'show', 'dev', 'eth0')) && !/tentative/.test(ipIn(vmR, '-6', 'addr', 'show', 'dev', 'eth0')), 10_000);
+    const before = responder.stats().dhcpv6Replies;
+    await run('sh', ['-c', `ip netns exec ${vmR} /usr/sbin/dhclient -6 -S -1 -v -sf ${hook} -lf ${join(dir, 'info6.leases')} -pf ${join(dir, 'info6.pid')} eth0 > ${join(dir, 'info6.log')} 2>&1`], process.env);
+    try {
+      process.kill(Number(readFileSync(join(dir, 'info6.pid'), 'utf8').trim()), 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    const text = readFileSync(out, 'utf8');
+    expect(responder.stats().dhcpv6Replies, readFileSync(join(dir, 'info6.log'), 'utf8')).toBeGreaterThan(before);
+    // ISC dhclient runs its script with RENEW6 for a stateless (-S) reply
+    expect(text, text).toMatch(/reason=(INFORM6|RENEW6)/);
+    expect(text, text).toMatch(/new_dhcp6_name_servers=2001:db8:7::53/);
+    expect(text).toMatch(/new_dhcp6_domain_search=example\.org\. lab\.example\.org\./);
+  }, 60_000);
 });
 
 describe('ISC dhclient and dhcpcd', () => {
