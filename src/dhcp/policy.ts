@@ -13,6 +13,7 @@ import {
 } from './codec/options.js';
 import type { Binding, BindingTable } from './bindings.js';
 
+/** A reply's `message.options` may be shared with other replies: never modify it. */
 export type Outcome =
   | { kind: 'reply'; message: DhcpMessage; to: { ip: string; mac: string; port: number }; binding: Binding; replyType: MessageType }
   | { kind: 'ignored'; reason: 'unknown-mac' | 'wrong-port' | 'not-a-request' | 'not-a-port' }
@@ -67,8 +68,9 @@ function destination(m: DhcpMessage, yiaddr: string, srcMac: string): { ip: stri
   return { ip: yiaddr, mac: m.chaddr, port: 68 };
 }
 
-function reply(m: DhcpMessage, b: Binding, type: MessageType, inform: boolean, srcMac: string): Outcome {
-  const requested = new Set([...(m.options.get(OPT.PARAM_REQUEST) ?? [])]);
+/** The options of an OFFER/ACK for `b` (shared between replies: never modify the result). */
+function replyOptions(b: Binding, type: MessageType, inform: boolean, prl: Buffer | undefined): Map<number, Buffer> {
+  const requested = new Set([...(prl ?? [])]);
   const want = (code: number): boolean => requested.size === 0 || requested.has(code);
   const o = new Map<number, Buffer>();
   o.set(OPT.MESSAGE_TYPE, Buffer.from([type]));
@@ -90,6 +92,26 @@ function reply(m: DhcpMessage, b: Binding, type: MessageType, inform: boolean, s
     // RFC 3442: a client using option 121 ignores option 3, so the default route goes in too
     const routes = b.gateway ? [...b.routes, { destination: '0.0.0.0/0', nexthop: b.gateway }] : b.routes;
     o.set(OPT.CLASSLESS_ROUTES, classlessRoutesOption(routes));
+  }
+  return o;
+}
+
+// A binding's reply options depend only on the reply type and the parameter request list:
+// build them once per combination (the binding objects are replaced on every update, so the
+// cache follows the desired state). Bounded per binding against clients varying their list.
+const optionCache = new WeakMap<Binding, Map<string, Map<number, Buffer>>>();
+const OPTION_CACHE_PER_BINDING = 32;
+
+function reply(m: DhcpMessage, b: Binding, type: MessageType, inform: boolean, srcMac: string): Outcome {
+  const prl = m.options.get(OPT.PARAM_REQUEST);
+  const key = `${type}${inform ? 'i' : ''}:${prl ? prl.toString('latin1') : ''}`;
+  let perBinding = optionCache.get(b);
+  if (!perBinding) optionCache.set(b, (perBinding = new Map()));
+  let o = perBinding.get(key);
+  if (!o) {
+    o = replyOptions(b, type, inform, prl);
+    if (perBinding.size >= OPTION_CACHE_PER_BINDING) perBinding.clear();
+    perBinding.set(key, o);
   }
   const yiaddr = inform ? '0.0.0.0' : b.ip;
   return {

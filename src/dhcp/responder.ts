@@ -9,12 +9,12 @@ import type { KernelHandle } from '../kernel/types.js';
 import { PacketSocket, IPV6_REQUESTS_FILTER } from '../packet/packet-socket.js';
 import { buildRa, parseRs, raBindings, type RaBinding } from './ra.js';
 import { buildInfoReply, parseInfoRequest, type InfoRequest } from './dhcpv6.js';
-import { buildUdp4, parseUdp4 } from '../packet/frames.js';
+import { UDP4_HEADERS, locateUdp4, macString, writeUdp4Headers } from '../packet/frames.js';
 import { errorMessage } from '../util/errors.js';
 import { logger } from '../util/log.js';
 import { buildBindings, type BindingTable } from './bindings.js';
-import { MessageType, parseMessage, serializeMessage } from './codec/message.js';
-import { answer } from './policy.js';
+import { MessageType, encodeOptions, messageLength, parseMessage, writeFixedHeader, type DhcpMessage } from './codec/message.js';
+import { answer, type Outcome } from './policy.js';
 
 export interface ResponderStats {
   received: number;
@@ -70,17 +70,23 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
       }));
   await refreshLinks();
 
-  const handleFrame = async (ifIndex: number, frame: Buffer): Promise<void> => {
-    stats.received += 1;
-    const udp = parseUdp4(frame);
-    const msg = udp && udp.dstPort === 67 ? parseMessage(udp.payload) : undefined;
-    if (!udp || !msg) {
-      stats.malformed += 1;
-      return;
-    }
-    if (!links.has(ifIndex)) await refreshLinks(); // a port created since the last refresh
-    const link = links.get(ifIndex);
-    const out = answer(table, link?.name, msg, udp.srcMac);
+  // Replies are built in one buffer (sending is synchronous), from each reply's options encoded
+  // once: policy shares an options map between replies of the same kind to the same binding.
+  let tx = Buffer.alloc(2048);
+  const encodedOptions = new WeakMap<Map<number, Buffer>, Buffer>();
+  const replyFrame = (out: Extract<Outcome, { kind: 'reply' }>, link: LinkInfo): number => {
+    let opts = encodedOptions.get(out.message.options);
+    if (!opts) encodedOptions.set(out.message.options, (opts = encodeOptions(out.message.options)));
+    const len = messageLength(opts);
+    if (tx.length < UDP4_HEADERS + len) tx = Buffer.alloc(UDP4_HEADERS + len);
+    writeFixedHeader(out.message, tx, UDP4_HEADERS);
+    opts.copy(tx, UDP4_HEADERS + 240);
+    tx.fill(0, UDP4_HEADERS + 240 + opts.length, UDP4_HEADERS + len);
+    return writeUdp4Headers(tx, { srcMac: link.mac, dstMac: out.to.mac, srcIp: out.binding.serverId, dstIp: out.to.ip, srcPort: 67, dstPort: out.to.port }, len);
+  };
+
+  const serve = (ifIndex: number, link: LinkInfo | undefined, msg: DhcpMessage, srcMac: string): void => {
+    const out = answer(table, link?.name, msg, srcMac);
     if (out.kind === 'ignored') {
       if (out.reason === 'unknown-mac') stats.ignoredUnknownMac += 1;
       else if (out.reason === 'wrong-port') stats.ignoredWrongPort += 1;
@@ -98,9 +104,8 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
       return;
     }
     if (!link) return;
-    const reply = buildUdp4({ srcMac: link.mac, dstMac: out.to.mac, srcIp: out.binding.serverId, dstIp: out.to.ip, srcPort: 67, dstPort: out.to.port, payload: serializeMessage(out.message) });
     try {
-      sock.send(ifIndex, reply);
+      sock.send(ifIndex, tx, replyFrame(out, link));
       stats.answered += 1;
       if (out.replyType === MessageType.OFFER) stats.offers += 1;
       else if (out.replyType === MessageType.ACK) stats.acks += 1;
@@ -114,12 +119,40 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
     }
   };
 
+  /** `frame` is the socket's receive buffer: everything is answered before returning, or copied. */
+  const handleFrame = (ifIndex: number, frame: Buffer): void => {
+    stats.received += 1;
+    const at = locateUdp4(frame);
+    const payload = at && at.dstPort === 67 ? frame.subarray(at.payloadOffset, at.payloadOffset + at.payloadLength) : undefined;
+    const msg = payload && parseMessage(payload);
+    if (!payload || !msg) {
+      stats.malformed += 1;
+      return;
+    }
+    const srcMac = macString(frame, 6);
+    const link = links.get(ifIndex);
+    if (link) {
+      serve(ifIndex, link, msg, srcMac);
+      return;
+    }
+    // a port created since the last refresh: look again, then answer from a copy
+    const kept = parseMessage(Buffer.from(payload)) as DhcpMessage;
+    refreshLinks()
+      .then(() => serve(ifIndex, links.get(ifIndex), kept, srcMac))
+      .catch((err: unknown) => {
+        stats.malformed += 1;
+        log.warn({ err: errorMessage(err) }, 'packet dropped');
+      });
+  };
+
   sock.start(({ ifIndex, frame }) => {
     // never let one packet take the responder down
-    handleFrame(ifIndex, frame).catch((err: unknown) => {
+    try {
+      handleFrame(ifIndex, frame);
+    } catch (err) {
       stats.malformed += 1;
       log.warn({ err: errorMessage(err) }, 'packet dropped');
-    });
+    }
   });
   const sendRa = (ifIndex: number, dst: { ip: string; mac: string }): void => {
     const link = links.get(ifIndex);

@@ -1,9 +1,10 @@
 // One AF_PACKET socket per namespace for all ports, with a classic BPF filter so only the
 // packets we serve reach user space (IPv4 UDP to port 67). Bounded descriptors however many
-// ports: the ingress interface comes with each packet (sockaddr_ll). Receiving runs as koffi
-// async calls on the libuv thread pool with a 1 s receive timeout, so close() is prompt.
+// ports: the ingress interface comes with each packet (sockaddr_ll). A quiet socket waits in a
+// koffi async call on the libuv thread pool with a 1 s receive timeout, so close() is prompt;
+// a busy one is read on the main thread (see start()).
 import koffi from 'koffi';
-import { AF_PACKET, SOCK_RAW, closeFn, lastErrno, recvfromFn, sendFrame, setsockoptFn, socketFn } from './raw.js';
+import { AF_PACKET, SOCK_RAW, closeFn, lastErrno, pollFn, recvfromFn, sendFrame, setsockoptFn, socketFn } from './raw.js';
 import { PlumbError } from '../util/errors.js';
 import type { NetnsBinding } from '../kernel/netns.js';
 
@@ -18,14 +19,28 @@ const SO_RCVTIMEO = 20;
 const SO_RCVBUFFORCE = 33;
 const PACKET_OUTGOING = 4;
 const MSG_DONTWAIT = 0x40;
+const POLLIN = 0x1;
+const POLL_MS = 1;
+const QUIET_ROUNDS = 3;
+const DRAIN_MAX = 256;
 const SOL_PACKET = 263;
 const PACKET_ADD_MEMBERSHIP = 1;
 const PACKET_MR_ALLMULTI = 2;
+const PACKET_IGNORE_OUTGOING = 23; // Linux 4.20
+/** BPF ancillary load of skb->pkt_type (SKF_AD_OFF + SKF_AD_PKTTYPE). */
+const SKF_AD_PKTTYPE = 0xfffff004;
 
 type BpfProgram = [number, number, number, number][];
 
-/** ldh [12]; jne 0x800; ldb [23]; jne 17; ldh [20]; jset 0x1fff; ldxb 4*([14]&0xf); ldh [x+16]; jeq 67 */
+/**
+ * ld pkttype; jeq OUTGOING -> drop; ldh [12]; jne 0x800; ldb [23]; jne 17; ldh [20];
+ * jset 0x1fff; ldxb 4*([14]&0xf); ldh [x+16]; jeq 67.
+ * Our own replies to a relay agent go to port 67 too: without the pkttype test every frame we
+ * send would come back to this socket (and wake its reader) as PACKET_OUTGOING.
+ */
 export const DHCP_SERVER_FILTER: BpfProgram = [
+  [0x20, 0, 0, SKF_AD_PKTTYPE],
+  [0x15, 10, 0, PACKET_OUTGOING],
   [0x28, 0, 0, 12],
   [0x15, 0, 8, 0x0800],
   [0x30, 0, 0, 23],
@@ -59,6 +74,7 @@ export const IPV6_REQUESTS_FILTER: BpfProgram = [
 
 export interface ReceivedFrame {
   ifIndex: number;
+  /** A view of the receive buffer, valid only until the callback returns: copy to keep it. */
   frame: Buffer;
 }
 
@@ -87,40 +103,74 @@ export class PacketSocket {
     const rcvbuf = Buffer.alloc(4);
     rcvbuf.writeInt32LE(8 * 1024 * 1024);
     setsockoptFn(this.fd, SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf, 4);
+    // and never queue what we send ourselves (the BPF test above covers kernels before 4.20)
+    const one = Buffer.alloc(4);
+    one.writeInt32LE(1);
+    setsockoptFn(this.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, one, 4);
     const tv = Buffer.alloc(16);
     tv.writeBigInt64LE(1n, 0);
     setsockoptFn(this.fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16);
   }
 
-  /** Deliver every received frame to `onFrame` until close(). */
+  /**
+   * Deliver every received frame to `onFrame` until close().
+   *
+   * Two modes. Idle: one blocking recvfrom on the libuv thread pool (koffi async), so a quiet
+   * socket costs nothing. Busy, from the first frame on: frames are drained with non-blocking
+   * calls on the main thread, and between drains the main thread waits for the next frame in
+   * poll(2) for at most POLL_MS, yielding to the event loop (setImmediate) after every round.
+   * A frame arriving then wakes this thread directly; in idle mode it costs two thread
+   * switches (pool thread, then the loop's async handle) and a third to re-arm, which on this
+   * class of machine was most of the per-packet CPU (docs/benchmarks.md). After QUIET_ROUNDS
+   * rounds without a frame the socket goes back to idle. The event loop is never held for
+   * longer than one POLL_MS wait or one drain.
+   */
   start(onFrame: (f: ReceivedFrame) => void): void {
     const buf = Buffer.alloc(4096);
     const addr = Buffer.alloc(20);
     const addrLen = Buffer.alloc(4);
-    const recvOnce = (): Promise<number> =>
-      new Promise((resolve) => {
-        addrLen.writeUInt32LE(20, 0);
-        (recvfromFn as unknown as { async: (...a: unknown[]) => void }).async(this.fd, buf, buf.length, 0, addr, addrLen, (err: unknown, n: number) => resolve(err ? -1 : n));
-      });
+    const pfd = Buffer.alloc(8); // struct pollfd { int fd; short events; short revents; }
+    pfd.writeInt32LE(this.fd, 0);
+    pfd.writeInt16LE(POLLIN, 4);
+    let quiet = 0;
+    let stopped!: () => void;
+    this.loop = new Promise<void>((resolve) => (stopped = resolve));
     const deliver = (n: number): void => {
       if (addr.readUInt8(10) === PACKET_OUTGOING) return;
-      onFrame({ ifIndex: addr.readInt32LE(4), frame: Buffer.from(buf.subarray(0, n)) });
+      onFrame({ ifIndex: addr.readInt32LE(4), frame: buf.subarray(0, n) });
     };
-    this.loop = (async () => {
-      while (!this.closed) {
-        const n = await recvOnce();
-        if (n <= 0 || this.closed) continue; // timeout (EAGAIN) or error: check closed, go on
-        deliver(n);
-        // under load, drain what is queued with non-blocking calls on this thread: a thread-pool
-        // round trip per packet halved the rate (docs/benchmarks.md)
-        for (let i = 0; i < 256; i++) {
-          addrLen.writeUInt32LE(20, 0);
-          const m = recvfromFn(this.fd, buf, buf.length, MSG_DONTWAIT, addr, addrLen) as number;
-          if (m <= 0) break;
-          deliver(m);
-        }
+    const drain = (): number => {
+      let got = 0;
+      for (; got < DRAIN_MAX; got++) {
+        addrLen.writeUInt32LE(20, 0);
+        const m = recvfromFn(this.fd, buf, buf.length, MSG_DONTWAIT, addr, addrLen) as number;
+        if (m <= 0) break;
+        deliver(m);
       }
-    })();
+      return got;
+    };
+    const busy = (): void => {
+      if (this.closed) return stopped();
+      let got = drain();
+      if (got === 0 && (pollFn(pfd, 1, POLL_MS) as number) > 0) got = drain();
+      quiet = got > 0 ? 0 : quiet + 1;
+      if (quiet >= QUIET_ROUNDS) idle();
+      else setImmediate(busy);
+    };
+    const idle = (): void => {
+      addrLen.writeUInt32LE(20, 0);
+      (recvfromFn as unknown as { async: (...a: unknown[]) => void }).async(this.fd, buf, buf.length, 0, addr, addrLen, (err: unknown, n: number) => {
+        if (this.closed) return stopped();
+        if (err || n <= 0) return idle(); // the 1 s timeout (EAGAIN) or an error: check closed, go on
+        quiet = 0;
+        try {
+          deliver(n);
+        } finally {
+          setImmediate(busy);
+        }
+      });
+    };
+    idle();
   }
 
   /**
@@ -134,9 +184,10 @@ export class PacketSocket {
     return (setsockoptFn(this.fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq, 16) as number) === 0;
   }
 
-  send(ifIndex: number, frame: Buffer): void {
+  /** Send the first `length` bytes of `frame` (a whole Ethernet frame) out of `ifIndex`. */
+  send(ifIndex: number, frame: Buffer, length = frame.length): void {
     if (this.closed) return;
-    const errno = sendFrame(this.fd, ifIndex, frame);
+    const errno = sendFrame(this.fd, ifIndex, frame, length);
     if (errno) throw new PacketSocketError(`sendto on ifindex ${ifIndex} failed: errno ${errno}`);
   }
 

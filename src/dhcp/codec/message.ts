@@ -1,5 +1,7 @@
 // DHCPv4 message codec (RFC 2131 section 2 for the fixed BOOTP fields, RFC 2132 for the
 // options area). Pure and total: parse returns undefined for anything malformed.
+import { ip4Bytes, ip4String as ip, macBytes, macString } from '../../packet/frames.js';
+
 export const MAGIC_COOKIE = 0x63825363; // RFC 2131 3. / RFC 1497
 
 export enum MessageType {
@@ -24,11 +26,12 @@ export interface DhcpMessage {
   siaddr: string;
   giaddr: string;
   chaddr: string;
-  /** code -> raw value, in order of appearance (pad/end excluded). */
+  /**
+   * code -> raw value, in order of appearance (pad/end excluded). Parsed values may share
+   * memory with the parsed buffer: copy them to keep them past the buffer's reuse.
+   */
   options: Map<number, Buffer>;
 }
-
-const ip = (b: Buffer, o: number): string => `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
 
 export function parseMessage(b: Buffer): DhcpMessage | undefined {
   if (b.length < 240) return undefined;
@@ -55,7 +58,7 @@ export function parseMessage(b: Buffer): DhcpMessage | undefined {
     const value = b.subarray(i + 2, i + 2 + len);
     // RFC 3396: repeated options are concatenated
     const prev = options.get(code);
-    options.set(code, prev ? Buffer.concat([prev, value]) : Buffer.from(value));
+    options.set(code, prev ? Buffer.concat([prev, value]) : value);
     i += 2 + len;
   }
   if (!ended) return undefined;
@@ -68,29 +71,32 @@ export function parseMessage(b: Buffer): DhcpMessage | undefined {
     yiaddr: ip(b, 16),
     siaddr: ip(b, 20),
     giaddr: ip(b, 24),
-    chaddr: [...b.subarray(28, 34)].map((x) => x.toString(16).padStart(2, '0')).join(':'),
+    chaddr: macString(b, 28),
     options,
   };
 }
 
-const ipBytes = (a: string): number[] => a.split('.').map(Number);
+/** BOOTP's fixed part (RFC 2131 2., 236 bytes) and the magic cookie, written at `off`. */
+export function writeFixedHeader(m: Omit<DhcpMessage, 'options'>, into: Buffer, off = 0): void {
+  into.fill(0, off, off + 240);
+  into[off] = m.op;
+  into[off + 1] = 1;
+  into[off + 2] = 6;
+  into.writeUInt32BE(m.xid >>> 0, off + 4);
+  into.writeUInt16BE(m.secs, off + 8);
+  into.writeUInt16BE(m.flags, off + 10);
+  ip4Bytes(m.ciaddr).copy(into, off + 12);
+  ip4Bytes(m.yiaddr).copy(into, off + 16);
+  ip4Bytes(m.siaddr).copy(into, off + 20);
+  ip4Bytes(m.giaddr).copy(into, off + 24);
+  macBytes(m.chaddr).copy(into, off + 28);
+  into.writeUInt32BE(MAGIC_COOKIE, off + 236);
+}
 
-export function serializeMessage(m: DhcpMessage): Buffer {
-  const head = Buffer.alloc(240);
-  head.writeUInt8(m.op, 0);
-  head.writeUInt8(1, 1);
-  head.writeUInt8(6, 2);
-  head.writeUInt32BE(m.xid >>> 0, 4);
-  head.writeUInt16BE(m.secs, 8);
-  head.writeUInt16BE(m.flags, 10);
-  Buffer.from(ipBytes(m.ciaddr)).copy(head, 12);
-  Buffer.from(ipBytes(m.yiaddr)).copy(head, 16);
-  Buffer.from(ipBytes(m.siaddr)).copy(head, 20);
-  Buffer.from(ipBytes(m.giaddr)).copy(head, 24);
-  Buffer.from(m.chaddr.split(':').map((h) => parseInt(h, 16))).copy(head, 28);
-  head.writeUInt32BE(MAGIC_COOKIE, 236);
+/** The options area after the cookie: each option (RFC 3396: split past 255 bytes), then end. */
+export function encodeOptions(options: Map<number, Buffer>): Buffer {
   const opts: Buffer[] = [];
-  for (const [code, value] of m.options) {
+  for (const [code, value] of options) {
     // RFC 3396: values over 255 bytes are split into several instances
     for (let off = 0; off < value.length || off === 0; off += 255) {
       const part = value.subarray(off, off + 255);
@@ -98,7 +104,17 @@ export function serializeMessage(m: DhcpMessage): Buffer {
       if (value.length === 0) break;
     }
   }
-  const body = Buffer.concat([head, ...opts, Buffer.from([255])]);
-  // pad to the BOOTP minimum of 300 bytes: some clients drop shorter replies
-  return body.length < 300 ? Buffer.concat([body, Buffer.alloc(300 - body.length)]) : body;
+  opts.push(Buffer.from([255]));
+  return Buffer.concat(opts);
+}
+
+/** Fixed part, cookie and options, padded to the BOOTP minimum of 300 bytes (some clients drop shorter replies). */
+export const messageLength = (encodedOptions: Buffer): number => Math.max(300, 240 + encodedOptions.length);
+
+export function serializeMessage(m: DhcpMessage): Buffer {
+  const opts = encodeOptions(m.options);
+  const out = Buffer.alloc(messageLength(opts));
+  writeFixedHeader(m, out);
+  opts.copy(out, 240);
+  return out;
 }
