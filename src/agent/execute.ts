@@ -23,8 +23,16 @@ export interface ExecuteResult {
 
 const CONCURRENCY = 256;
 
-/** `links`: the links observed for this pass (saves a dump when nothing was created yet). */
-export async function execute(handle: KernelHandle, ops: readonly Op[], links?: readonly Link[]): Promise<ExecuteResult> {
+/**
+ * `links`: the links observed for this pass (saves a dump when nothing was created yet);
+ * `relist`: how to read links again once devices were created (default: a dump).
+ */
+export async function execute(
+  handle: KernelHandle,
+  ops: readonly Op[],
+  links?: readonly Link[],
+  relist: () => Promise<readonly Link[]> = () => handle.linkList(),
+): Promise<ExecuteResult> {
   const failures: OpFailure[] = [];
   const failedOwners = new Set<string>();
   let writes = 0;
@@ -113,7 +121,7 @@ export async function execute(handle: KernelHandle, ops: readonly Op[], links?: 
     // New devices are addressed by ifindex from the link-attribute phase on: one dump after all
     // the create phases, not one per phase.
     if (stale && phaseOf(batch[0] as Op) >= 10) {
-      index = new Map((await handle.linkList()).map((l) => [l.name, l]));
+      index = new Map((await relist()).map((l) => [l.name, l]));
       stale = false;
     }
     for (let i = 0; i < batch.length; i += CONCURRENCY) {

@@ -12,6 +12,7 @@ import { diff } from './diff.js';
 import { execute, type OpFailure } from './execute.js';
 import type { ModelProblem } from './model.js';
 import { observe } from './observe.js';
+import type { ObservedCache } from './observed-cache.js';
 import type { Op } from './ops.js';
 import { ownerKey, type Owner } from './ownership.js';
 import { systemIdResolver } from './users.js';
@@ -40,10 +41,14 @@ export interface PassResult {
   /** Everything desired is in place: no rejection, problem or failure. */
   converged: boolean;
   durationMs: number;
+  /** Where the pass spent its time (ms): observe+diff, kernel ops, then each extension by name. */
+  phasesMs: Record<string, number>;
 }
 
 export interface ReconcilerOptions {
   ids?: () => IdResolver;
+  /** Observed state kept from notifications (long-running agent); without it every pass dumps. */
+  cache?: ObservedCache;
   extensions?: PassExtension[];
   log?: Logger;
 }
@@ -70,9 +75,24 @@ export class Reconciler {
 
   async reconcile(v: ValidatedState): Promise<PassResult> {
     const started = performance.now();
+    const phasesMs: Record<string, number> = {};
+    let mark = started;
+    const lap = (name: string): void => {
+      const now = performance.now();
+      phasesMs[name] = Math.round((now - mark) * 10) / 10;
+      mark = now;
+    };
     const state = this.withLastGood(v);
     const { ops, problems, links } = await this.computePlan(state, v);
-    const result = await execute(this.handle, ops, links);
+    lap('plan');
+    const cache = this.opts.cache;
+    const result = await execute(this.handle, ops, links, cache ? () => cache.currentLinks() : undefined);
+    if (cache) {
+      cache.forgetSysctls(ops.flatMap((o) => (o.kind === 'sysctlSet' ? [o.path] : [])));
+      // a failed write may have left something the notifications do not describe
+      if (result.failures.length > 0) cache.invalidate();
+    }
+    lap('execute');
     let writes = result.writes;
     const failures = [...result.failures];
     for (const ext of this.opts.extensions ?? []) {
@@ -81,25 +101,28 @@ export class Reconciler {
       } catch (err) {
         failures.push({ owner: { kind: 'network', id: `(${ext.name})` }, op: ext.name, reason: errorMessage(err) });
       }
+      lap(ext.name);
     }
     this.remember(v);
     const ports = portStatuses(v, problems, failures);
     const durationMs = performance.now() - started;
     const converged = v.rejections.length === 0 && problems.length === 0 && failures.length === 0;
     this.log.info(
-      { generation: v.state.generation, ops: ops.length, writes, failures: failures.length, problems: problems.length, rejections: v.rejections.length, durationMs: Math.round(durationMs * 10) / 10 },
+      { generation: v.state.generation, ops: ops.length, writes, failures: failures.length, problems: problems.length, rejections: v.rejections.length, durationMs: Math.round(durationMs * 10) / 10, phasesMs },
       'reconcile pass',
     );
     for (const f of failures) this.log.warn({ owner: ownerKey(f.owner), op: f.op, reason: f.reason }, 'op failed');
     for (const p of problems) this.log.warn({ owner: ownerKey(p.owner), reason: p.reason }, 'not applied');
     for (const r of v.rejections) this.log.warn({ id: r.id, field: r.field, reason: r.reason }, 'rejected');
-    return { generation: v.state.generation, ops, writes, failures, problems, rejections: v.rejections, ports, converged, durationMs };
+    return { generation: v.state.generation, ops, writes, failures, problems, rejections: v.rejections, ports, converged, durationMs, phasesMs };
   }
 
   private async computePlan(state: HostState, v: ValidatedState): Promise<{ ops: Op[]; problems: ModelProblem[]; links: Link[] }> {
-    const links = await this.handle.linkList();
+    const cache = this.opts.cache;
+    const links = cache ? await cache.currentLinks() : await this.handle.linkList();
     const desired = buildDesiredKernel(state, links, (this.opts.ids ?? systemIdResolver)());
-    const observed = await observe(this.handle, links, desired.sysctls.map((s) => s.path));
+    const paths = desired.sysctls.map((s) => s.path);
+    const observed = cache ? await cache.observed(links, paths) : await observe(this.handle, links, paths);
     const frozen = new Set<string>();
     for (const id of v.frozenNetworks) frozen.add(ownerKey({ kind: 'network', id }));
     for (const id of v.frozenPorts) frozen.add(ownerKey({ kind: 'port', id }));

@@ -7,6 +7,7 @@ import { validateHostState, type ValidatedState } from '../state/validate.js';
 import { errorMessage } from '../util/errors.js';
 import { logger } from '../util/log.js';
 import { isOwnedLink } from './ownership.js';
+import { ObservedCache } from './observed-cache.js';
 import { Reconciler, type PassExtension, type PassResult } from './reconciler.js';
 import { BoundedRunner, DEFAULT_RUNNER_OPTIONS, type RunnerOptions } from './runner.js';
 import type { StateSource } from './state-file.js';
@@ -26,6 +27,7 @@ export interface AgentServiceOptions {
 export class AgentService {
   private latest: ValidatedState | undefined;
   private readonly reconciler: Reconciler;
+  private readonly cache: ObservedCache;
   private readonly runner: BoundedRunner;
   private readonly log: Logger;
   private ownedIndexes = new Set<number>();
@@ -34,7 +36,8 @@ export class AgentService {
 
   constructor(private readonly opts: AgentServiceOptions) {
     this.log = opts.log ?? logger('agent');
-    this.reconciler = new Reconciler(opts.handle, { extensions: opts.extensions ?? [], log: this.log.child({ module: 'reconciler' }) });
+    this.cache = new ObservedCache(opts.handle);
+    this.reconciler = new Reconciler(opts.handle, { extensions: opts.extensions ?? [], cache: this.cache, log: this.log.child({ module: 'reconciler' }) });
     this.runner = new BoundedRunner((reasons) => this.pass(reasons), { ...DEFAULT_RUNNER_OPTIONS, ...opts.runner }, (err) =>
       this.log.error({ err: errorMessage(err) }, 'reconcile pass crashed'),
     );
@@ -45,8 +48,11 @@ export class AgentService {
     this.opts.source.start(
       (doc) => {
         try {
+          const t0 = performance.now();
           this.latest = validateHostState(doc);
+          const t1 = performance.now();
           this.opts.onState?.(this.latest);
+          this.log.debug({ generation: this.latest.state.generation, validateMs: round1(t1 - t0), onStateMs: round1(performance.now() - t1) }, 'desired state accepted');
           this.runner.trigger('desired-state');
         } catch (err) {
           // the whole document is unusable: keep the kernel as it is
@@ -61,6 +67,7 @@ export class AgentService {
     this.unsubscribe?.();
     await this.opts.source.stop();
     await this.runner.stop();
+    this.cache.close();
   }
 
   private onKernelEvent(e: KernelEvent): void {
@@ -73,12 +80,17 @@ export class AgentService {
   private async pass(reasons: string[]): Promise<boolean> {
     const state = this.latest;
     if (!state) return true;
+    // The periodic resync and retries after failures read the whole kernel state again, so
+    // whatever no notification told us (a hand-deleted proxy entry, a sysctl) is repaired too.
+    if (reasons.includes('resync') || reasons.includes('retry')) this.cache.invalidate();
     const result = await this.reconciler.reconcile(state);
     this.passes += 1;
-    this.ownedIndexes = new Set((await this.opts.handle.linkList()).filter(isOwnedLink).map((l) => l.index));
+    this.ownedIndexes = new Set((await this.cache.currentLinks()).filter(isOwnedLink).map((l) => l.index));
     this.log.debug({ reasons }, 'pass triggered');
     this.opts.onPass?.(result, state);
     // Rejections are not retried with backoff (a new document is needed); failures are.
     return result.failures.length === 0;
   }
 }
+
+const round1 = (ms: number): number => Math.round(ms * 10) / 10;

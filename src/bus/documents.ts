@@ -25,23 +25,60 @@ export function entriesOf(host: string, doc: HostStateInput): Map<string, string
 
 /** Rebuild the document from the entries of one host; undefined until its meta key exists. */
 export function documentOf(entries: ReadonlyMap<string, string>): unknown {
-  let meta: Record<string, unknown> | undefined;
-  const networks: unknown[] = [];
-  const ports: unknown[] = [];
-  for (const [key, text] of [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const k = parseKey(key);
-    if (!k) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      // an unreadable object is passed on as such: validation rejects it by field and reason
-      value = { unreadable: text.slice(0, 80) };
-    }
-    if (k.kind === 'meta') meta = value as Record<string, unknown>;
-    else if (k.kind === 'net') networks.push(value);
-    else ports.push(value);
+  const doc = new HostDocument();
+  for (const [key, text] of entries) doc.set(key, text);
+  return doc.document();
+}
+
+function parseEntry(text: string): unknown {
+  try {
+    // frozen: the same object is handed out in every later document, and validation may keep
+    // results per (immutable) object
+    return deepFreeze(JSON.parse(text));
+  } catch {
+    // an unreadable object is passed on as such: validation rejects it by field and reason
+    return { unreadable: text.slice(0, 80) };
   }
-  if (!meta) return undefined;
-  return { ...meta, networks, ports };
+}
+
+/**
+ * One host's entries as they arrive from a KV watch: each entry is parsed once, when it changes,
+ * so rebuilding the document after a one-port change does not re-parse the other thousand.
+ */
+export class HostDocument {
+  private meta: Record<string, unknown> | undefined;
+  private readonly networks = new Map<string, unknown>();
+  private readonly ports = new Map<string, unknown>();
+
+  set(key: string, text: string): void {
+    const k = parseKey(key);
+    if (!k) return;
+    if (k.kind === 'meta') this.meta = parseEntry(text) as Record<string, unknown>;
+    else (k.kind === 'net' ? this.networks : this.ports).set(k.id, parseEntry(text));
+  }
+
+  delete(key: string): void {
+    const k = parseKey(key);
+    if (!k) return;
+    if (k.kind === 'meta') this.meta = undefined;
+    else (k.kind === 'net' ? this.networks : this.ports).delete(k.id);
+  }
+
+  /** The document in key order; undefined until the meta key exists. */
+  document(): unknown {
+    if (!this.meta) return undefined;
+    return { ...this.meta, networks: sortedValues(this.networks), ports: sortedValues(this.ports) };
+  }
+}
+
+function sortedValues(m: ReadonlyMap<string, unknown>): unknown[] {
+  return [...m.keys()].sort().map((id) => m.get(id));
+}
+
+function deepFreeze(v: unknown): unknown {
+  if (typeof v === 'object' && v !== null) {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
 }

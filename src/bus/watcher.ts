@@ -7,7 +7,7 @@ import { Kvm } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { errorMessage } from '../util/errors.js';
 import { logger } from '../util/log.js';
-import { documentOf } from './documents.js';
+import { HostDocument } from './documents.js';
 import { BUCKET, hostPrefix } from './layout.js';
 
 export interface HostStateWatch {
@@ -30,13 +30,13 @@ export async function watchHostState(
     const mine = ++generation;
     current?.stop();
     const kv = await new Kvm(nc).open(BUCKET);
-    const entries = new Map<string, string>();
+    const entries = new HostDocument();
     let initialDone = false;
     let timer: NodeJS.Timeout | undefined;
     const emit = (): void => {
       timer = undefined;
       if (mine !== generation || stopped) return;
-      const doc = documentOf(entries);
+      const doc = entries.document();
       if (doc !== undefined) onDocument(doc);
     };
     const iter = await kv.watch({ key: hostPrefix(host) });

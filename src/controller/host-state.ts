@@ -1,19 +1,56 @@
 // The desired state of one host, computed from the store: the networks that have ports bound to
 // it, those ports, and for VXLAN the other hosts' VTEPs. The document the agent validates.
+// Computed on every change of the host (the publisher then writes only the keys that differ),
+// so it is a handful of set-based queries over cached statements, never one query per port.
+import type { Statement } from 'better-sqlite3';
 import type { HostStateInput } from '../state/schema.js';
 import type { ControllerConfig } from './config.js';
 import type { Db } from './db.js';
 import type { Pool } from './ipam.js';
-import type { FixedIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
+import type { HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
+
+interface Statements {
+  host: Statement<[string]>;
+  ports: Statement<[string]>;
+  ips: Statement<[string]>;
+  network: Statement<[number]>;
+  subnets: Statement<[number]>;
+  remotes: Statement<[number, string]>;
+}
+
+const cache = new WeakMap<Db, Statements>();
+
+function statements(db: Db): Statements {
+  let s = cache.get(db);
+  if (!s) {
+    s = {
+      host: db.prepare('SELECT * FROM hosts WHERE id = ?'),
+      ports: db.prepare('SELECT * FROM ports WHERE host = ? ORDER BY id'),
+      ips: db.prepare('SELECT f.port_id, f.ip FROM fixed_ips f JOIN ports p ON p.id = f.port_id WHERE p.host = ? ORDER BY f.rowid'),
+      network: db.prepare('SELECT * FROM networks WHERE id = ?'),
+      subnets: db.prepare('SELECT * FROM subnets WHERE network_id = ? ORDER BY id'),
+      remotes: db.prepare('SELECT DISTINCT h.underlay u FROM ports p JOIN hosts h ON h.id = p.host WHERE p.network_id = ? AND p.host != ? AND h.underlay IS NOT NULL'),
+    };
+    cache.set(db, s);
+  }
+  return s;
+}
 
 export function hostState(db: Db, cfg: ControllerConfig, hostId: string): HostStateInput {
-  const host = db.prepare('SELECT * FROM hosts WHERE id = ?').get(hostId) as HostRow | undefined;
-  const ports = db.prepare('SELECT * FROM ports WHERE host = ? ORDER BY id').all(hostId) as PortRow[];
+  const q = statements(db);
+  const host = q.host.get(hostId) as HostRow | undefined;
+  const ports = q.ports.all(hostId) as PortRow[];
+  const ipsByPort = new Map<number, string[]>();
+  for (const r of q.ips.all(hostId) as { port_id: number; ip: string }[]) {
+    const l = ipsByPort.get(r.port_id);
+    if (l) l.push(r.ip);
+    else ipsByPort.set(r.port_id, [r.ip]);
+  }
   const netIds = [...new Set(ports.map((p) => p.network_id))];
   const d = cfg.hosts.defaults;
   const networks = netIds.map((id) => {
-    const n = db.prepare('SELECT * FROM networks WHERE id = ?').get(id) as NetworkRow;
-    const subnets = (db.prepare('SELECT * FROM subnets WHERE network_id = ? ORDER BY id').all(id) as SubnetRow[]).map((s) => ({
+    const n = q.network.get(id) as NetworkRow;
+    const subnets = (q.subnets.all(id) as SubnetRow[]).map((s) => ({
       cidr: s.cidr,
       ...(s.gateway ? { gateway: s.gateway } : {}),
       dns: JSON.parse(s.dns) as string[],
@@ -25,7 +62,7 @@ export function hostState(db: Db, cfg: ControllerConfig, hostId: string): HostSt
       case 'IP_LESS_ROUTED':
         return { ...common, type: 'IP_LESS_ROUTED' as const, uplink: n.uplink ?? 'eth1', routingTable: n.routing_table ?? 100 };
       case 'VXLAN': {
-        const remotes = (db.prepare('SELECT DISTINCT h.underlay u FROM ports p JOIN hosts h ON h.id = p.host WHERE p.network_id = ? AND p.host != ? AND h.underlay IS NOT NULL').all(id, hostId) as { u: string }[]).map((r) => r.u);
+        const remotes = (q.remotes.all(id, hostId) as { u: string }[]).map((r) => r.u);
         return { ...common, type: 'VXLAN' as const, segmentId: n.segment ?? 0, remotes: remotes.sort() };
       }
       case 'PHYSICAL_VLAN':
@@ -36,7 +73,7 @@ export function hostState(db: Db, cfg: ControllerConfig, hostId: string): HostSt
   });
   const binding = cfg.portBinding;
   const portDocs = ports.map((p) => {
-    const ips = (db.prepare('SELECT * FROM fixed_ips WHERE port_id = ? ORDER BY rowid').all(p.id) as FixedIpRow[]).map((f) => f.ip);
+    const ips = ipsByPort.get(p.id) ?? [];
     const profile = JSON.parse(p.profile) as { kind?: string; netns?: string; peer_name?: string };
     const veth = profile.kind === 'veth' || (profile.kind === undefined && binding.kind === 'veth');
     const netns = profile.netns ?? (binding.kind === 'veth' ? binding.netnsTemplate.replace('{device_id}', p.device_id) : undefined);

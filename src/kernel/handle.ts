@@ -3,7 +3,7 @@
 // pipelined: each gets its own sequence number, so hundreds can be in flight at once.
 import { readFileSync, writeFileSync, closeSync } from 'node:fs';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
-import type { FdbEntry, KernelEvent, KernelEventKind, KernelHandle, Link, LinkChange, LinkSpec, Neigh, Route, Rule } from './types.js';
+import type { FdbEntry, KernelEvent, KernelEventKind, KernelHandle, KernelObject, Link, LinkChange, LinkSpec, Neigh, Route, Rule } from './types.js';
 import { announceFrame, FrameSender } from './announce.js';
 import { toKernelError } from './errno.js';
 import { NetnsBinding, openNetnsFd } from './netns.js';
@@ -144,6 +144,11 @@ class RtnlHandle implements KernelHandle {
     return [...plain, ...proxy].map((m) => parseNeigh(m.data)).filter((n): n is Neigh => n !== undefined);
   }
 
+  async proxyNeighList(): Promise<Neigh[]> {
+    const msgs = await this.dump('neigh list proxy', RTM.GETNEIGH, dumpBody(0, NTF.PROXY));
+    return msgs.map((m) => parseNeigh(m.data)).filter((n): n is Neigh => n !== undefined);
+  }
+
   async neighReplace(neigh: Neigh): Promise<void> {
     await this.request(`neigh replace ${neigh.address}`, RTM.NEWNEIGH, neighBody(neigh), NLM_F.CREATE | NLM_F.REPLACE);
   }
@@ -196,7 +201,7 @@ class RtnlHandle implements KernelHandle {
       // unhandled 'error' inside the native callback
       sock.socket.setRecvBufferSize(16 * 1024 * 1024);
       sock.socket.on('error', () => {
-        for (const l of this.listeners) l({ kind: 'link', deleted: false, ifIndex: undefined });
+        for (const l of this.listeners) l({ kind: 'link', deleted: false, ifIndex: undefined, lost: true });
       });
       for (const g of GROUPS) sock.addMembership(g);
       sock.socket.on('message', (msgs) => {
@@ -215,6 +220,17 @@ class RtnlHandle implements KernelHandle {
         this.events = undefined;
       }
     };
+  }
+
+  async fence(): Promise<void> {
+    if (!this.events) return;
+    // Replies on a netlink socket queue behind the notifications already waiting on it, and
+    // the package delivers both in arrival order: when this reply is in, they all were.
+    try {
+      await this.events.socket.request(RTM.GETLINK, [linkIndexBody(1)], { flags: 0 });
+    } catch {
+      /* lo always exists; a failure here only means no ordering guarantee for this pass */
+    }
   }
 
   close(): void {
@@ -248,10 +264,41 @@ function toEvent(m: RawMessage): KernelEvent | undefined {
   const k = kinds[m.type];
   if (!k) return undefined;
   const [kind, deleted] = k;
+  // AF_BRIDGE link messages describe bridge-port state (a DELLINK one: a port left its bridge),
+  // not the device itself; the device's own AF_UNSPEC message says the same in plumb's terms.
+  if (kind === 'link' && m.data.length >= 1 && m.data.readUInt8(0) === AF_BRIDGE) return undefined;
   let ifIndex: number | undefined;
   if ((kind === 'link' || kind === 'neigh' || kind === 'addr') && m.data.length >= 8) ifIndex = m.data.readInt32LE(4);
   if (kind === 'route' && m.data.length >= 12) ifIndex = readU32(parseAttrs(m.data.subarray(12)).get(RTA.OIF));
-  return { kind, deleted, ifIndex };
+  const object = parseObject(kind, m.data);
+  return object ? { kind, deleted, ifIndex, object } : { kind, deleted, ifIndex };
+}
+
+function parseObject(kind: KernelEventKind, data: Buffer): KernelObject | undefined {
+  switch (kind) {
+    case 'link': {
+      const link = parseLink(data);
+      return link && { kind: 'link', link };
+    }
+    case 'route': {
+      const route = parseRoute(data);
+      return route && { kind: 'route', route };
+    }
+    case 'rule': {
+      const rule = parseRule(data);
+      return rule && { kind: 'rule', rule };
+    }
+    case 'neigh': {
+      if (data.length >= 1 && data.readUInt8(0) === AF_BRIDGE) {
+        const fdb = parseFdb(data);
+        return fdb && { kind: 'fdb', fdb };
+      }
+      const neigh = parseNeigh(data);
+      return neigh && { kind: 'neigh', neigh };
+    }
+    default:
+      return undefined;
+  }
 }
 
 /** Open a handle bound to named namespace `netns` (or the current one). */

@@ -166,7 +166,18 @@ export interface KernelEvent {
   deleted: boolean;
   /** The interface the event concerns, when it has one. */
   ifIndex: number | undefined;
+  /** The object as notified (parsed with the dump codecs), when it is one plumb models. */
+  object?: KernelObject;
+  /** Notifications were lost (receive buffer overflow): anything cached from events must be re-read. */
+  lost?: boolean;
 }
+
+export type KernelObject =
+  | { kind: 'link'; link: Link }
+  | { kind: 'route'; route: Route }
+  | { kind: 'rule'; rule: Rule }
+  | { kind: 'neigh'; neigh: Neigh }
+  | { kind: 'fdb'; fdb: FdbEntry };
 
 /**
  * A kernel handle bound to one network namespace. Every method is one rtnetlink request (or
@@ -198,6 +209,8 @@ export interface KernelHandle {
 
   /** `ip neigh show` plus `ip neigh show proxy` (both families). */
   neighList(): Promise<Neigh[]>;
+  /** `ip neigh show proxy` (both families): the kernel sends no notifications for proxy entries. */
+  proxyNeighList(): Promise<Neigh[]>;
   /** `ip neigh replace ADDR lladdr MAC dev D nud permanent` / `ip neigh add proxy ADDR dev D` */
   neighReplace(neigh: Neigh): Promise<void>;
   /** `ip neigh del ...` */
@@ -220,6 +233,11 @@ export interface KernelHandle {
 
   /** Subscribe to link/addr/route/rule/neigh notifications; returns an unsubscribe function. */
   subscribe(listener: (event: KernelEvent) => void): () => void;
+  /**
+   * Resolves once every notification the kernel generated before the call has been delivered
+   * to subscribers (a request on the notification socket itself: its reply queues behind them).
+   */
+  fence(): Promise<void>;
 
   close(): void;
 }

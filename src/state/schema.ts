@@ -5,7 +5,7 @@
 // Field-level checks live here; cross-object checks (duplicates, references, addresses inside
 // subnets) live in validate.ts, which also turns failures into per-object rejections.
 import { z } from 'zod';
-import ipaddr from 'ipaddr.js';
+import { isValidAddress, isValidCidr } from '../util/ip.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -20,16 +20,9 @@ export const objectId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'ids are 1-64 characters of letters, digits, ".", "_" and "-", starting with a letter or digit');
 
-export const ipAddress = z.string().refine((s) => ipaddr.isValid(s) && !s.includes('/'), 'not a valid IPv4 or IPv6 address');
+export const ipAddress = z.string().refine(isValidAddress, 'not a valid IPv4 or IPv6 address');
 
-export const cidr = z.string().refine((s) => {
-  try {
-    ipaddr.parseCIDR(s);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'not a valid CIDR (address/prefix-length)');
+export const cidr = z.string().refine(isValidCidr, 'not a valid CIDR (address/prefix-length)');
 
 /** Unicast MAC, lower or upper case hex, colon separated. */
 export const macAddress = z

@@ -124,7 +124,7 @@ function validateNetworks(
   raws.forEach((raw, i) => {
     const at = `networks[${i}]`;
     const id = readId(raw);
-    const parsed = networkSchema.safeParse(raw);
+    const parsed = parseCached(networkSchema, raw);
     if (!parsed.success) {
       const { field, reason } = firstIssue(at, parsed.error);
       reject({ kind: 'network', id, field, reason });
@@ -201,7 +201,7 @@ function validatePorts(
   raws.forEach((raw, i) => {
     const at = `ports[${i}]`;
     const id = readId(raw);
-    const parsed = portSchema.safeParse(raw);
+    const parsed = parseCached(portSchema, raw);
     if (!parsed.success) {
       const { field, reason } = firstIssue(at, parsed.error);
       reject({ kind: 'port', id, field, reason });
@@ -249,4 +249,23 @@ function validatePorts(
     accepted.push({ ...port, addresses: normalized });
   });
   return accepted;
+}
+
+// Schema checks of one object depend on that object alone, and a document rebuilt after a
+// one-port change shares every other object with the previous one (bus/documents.ts): results
+// are kept per raw object, so revalidating 1,000 ports parses one. Only frozen objects qualify
+// (a mutable one could change between two calls). Cross-object rules (unique MACs, addresses,
+// names) still run over the whole document every time.
+const parseResults = new WeakMap<object, WeakMap<z.ZodType, unknown>>();
+
+function parseCached<T extends z.ZodType>(schema: T, raw: unknown): ReturnType<T['safeParse']> {
+  if (typeof raw !== 'object' || raw === null || !Object.isFrozen(raw)) return schema.safeParse(raw) as ReturnType<T['safeParse']>;
+  let bySchema = parseResults.get(raw);
+  if (!bySchema) parseResults.set(raw, (bySchema = new WeakMap()));
+  let result = bySchema.get(schema) as ReturnType<T['safeParse']> | undefined;
+  if (!result) {
+    result = schema.safeParse(raw) as ReturnType<T['safeParse']>;
+    bySchema.set(schema, result);
+  }
+  return result;
 }

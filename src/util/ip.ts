@@ -3,8 +3,50 @@ import ipaddr from 'ipaddr.js';
 
 export type Family = 4 | 6;
 
+// Parsing through ipaddr.js costs microseconds (IPv6 especially) and the same few subnets and
+// addresses are checked over and over (validation, DHCP bindings, diff) for every desired-state
+// document: parsed values are memoized in bounded maps.
+const MEMO_LIMIT = 16_384;
+type Parsed = ipaddr.IPv4 | ipaddr.IPv6;
+const parsedAddresses = new Map<string, Parsed>();
+const parsedCidrs = new Map<string, [Parsed, number]>();
+
+function memo<V>(m: Map<string, V>, key: string, make: () => V): V {
+  let v = m.get(key);
+  if (v === undefined) {
+    v = make();
+    if (m.size >= MEMO_LIMIT) m.clear();
+    m.set(key, v);
+  }
+  return v;
+}
+
+const parseAddress = (address: string): Parsed => memo(parsedAddresses, address, () => ipaddr.parse(address));
+const parseCidrPair = (cidr: string): [Parsed, number] => memo(parsedCidrs, cidr, () => ipaddr.parseCIDR(cidr));
+
+/** A plain IPv4 or IPv6 address (no prefix). Memoized. */
+export function isValidAddress(s: string): boolean {
+  if (s.includes('/')) return false;
+  try {
+    parseAddress(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** address/prefix-length, as ipaddr.js parses it. Memoized. */
+export function isValidCidr(s: string): boolean {
+  try {
+    parseCidrPair(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function family(address: string): Family {
-  return ipaddr.parse(address).kind() === 'ipv4' ? 4 : 6;
+  return parseAddress(address).kind() === 'ipv4' ? 4 : 6;
 }
 
 const canonical = new Map<string, string>();
@@ -13,15 +55,15 @@ const canonical = new Map<string, string>();
 export function normalizeAddress(address: string): string {
   let c = canonical.get(address);
   if (c === undefined) {
-    c = ipaddr.parse(address).toString();
-    if (canonical.size > 100_000) canonical.clear();
+    c = parseAddress(address).toString();
+    if (canonical.size >= MEMO_LIMIT) canonical.clear();
     canonical.set(address, c);
   }
   return c;
 }
 
 export function parseCidr(cidr: string): { address: string; prefix: number; family: Family } {
-  const [addr, prefix] = ipaddr.parseCIDR(cidr);
+  const [addr, prefix] = parseCidrPair(cidr);
   return { address: addr.toString(), prefix, family: addr.kind() === 'ipv4' ? 4 : 6 };
 }
 
@@ -33,8 +75,8 @@ export function networkAddress(cidr: string): string {
 }
 
 export function cidrContains(cidr: string, address: string): boolean {
-  const [net, prefix] = ipaddr.parseCIDR(cidr);
-  const a = ipaddr.parse(address);
+  const [net, prefix] = parseCidrPair(cidr);
+  const a = parseAddress(address);
   if (a.kind() !== net.kind()) return false;
   return a.match(net, prefix);
 }

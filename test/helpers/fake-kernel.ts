@@ -141,8 +141,12 @@ export class FakeKernel implements KernelHandle {
     this.writes++;
     this.announced.push({ ifIndex, address });
   }
+  async proxyNeighList(): Promise<Neigh[]> {
+    return (await this.neighList()).filter((n) => n.proxy);
+  }
   subscribe(_listener: (event: KernelEvent) => void): () => void {
     return () => {};
   }
+  async fence(): Promise<void> {}
   close(): void {}
 }
