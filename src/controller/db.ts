@@ -1,5 +1,7 @@
-// SQLite store (better-sqlite3, WAL) with versioned migrations. Synchronous transactions mean
-// one allocation can never interleave with another inside the controller process.
+// The SQLite schema (better-sqlite3, WAL) with versioned migrations; sqlite-store.ts is the
+// store built on it. WAL with synchronous=NORMAL: a commit is atomic and consistent, and survives
+// a crash of the process; after a power loss or kernel crash the last commits since the most
+// recent WAL sync (at checkpoint) may be lost, never half-applied.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -35,6 +37,10 @@ const MIGRATIONS: string[] = [
    CREATE INDEX ports_network_host ON ports(network_id, host);
    CREATE INDEX ports_host ON ports(host);
    CREATE INDEX fixed_ips_port ON fixed_ips(port_id);`,
+  // the per-network device limit reads a count kept by port inserts and deletes instead of a
+  // COUNT(DISTINCT device_id) over every port of the network per new device
+  `ALTER TABLE networks ADD COLUMN devices INTEGER NOT NULL DEFAULT 0;
+   UPDATE networks SET devices = (SELECT COUNT(DISTINCT device_id) FROM ports WHERE ports.network_id = networks.id AND device_id != '');`,
 ];
 
 export function openDb(path: string): Db {

@@ -8,7 +8,7 @@ import type { ControllerHooks } from './hooks.js';
 import type { ControllerService } from './service.js';
 
 type Body = Record<string, unknown>;
-type Handler = (ctx: { p: Principal; params: string[]; query: URLSearchParams; body: Body }) => unknown;
+type Handler = (ctx: { p: Principal; params: string[]; query: URLSearchParams; body: Body }) => unknown;  // may return a promise
 
 interface Route {
   method: string;
@@ -31,58 +31,66 @@ export function routes(svc: ControllerService, hooks: ControllerHooks, base: () 
     r('GET', '', () => ({ versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${base()}/v2.0/`, rel: 'self' }] }] })),
     r('GET', '/v2.0', () => ({ resources: ['network', 'subnet', 'port', 'floatingip', 'quota', 'agent'].map((n) => ({ name: n, collection: `${n === 'quota' ? 'quota' : n}s`, links: [{ href: `${base()}/v2.0/${n}s`, rel: 'self' }] })) })),
     r('GET', '/v2.0/extensions', () => ({ extensions: [] })),
-    r('GET', '/v2.0/networks', ({ p }) => ({ networks: svc.listNetworks(p) })),
-    r('POST', '/v2.0/networks', ({ p, body }) => ({ network: svc.createNetwork(p, unwrap(body, 'network')) })),
-    r('GET', '/v2.0/networks/{id}', ({ p, params }) => ({ network: svc.getNetwork(p, params[0] as string) })),
+    r('GET', '/v2.0/networks', async ({ p }) => ({ networks: await svc.listNetworks(p) })),
+    r('POST', '/v2.0/networks', async ({ p, body }) => ({ network: await svc.createNetwork(p, unwrap(body, 'network')) })),
+    r('GET', '/v2.0/networks/{id}', async ({ p, params }) => ({ network: await svc.getNetwork(p, params[0] as string) })),
     r('DELETE', '/v2.0/networks/{id}', ({ p, params }) => svc.deleteNetwork(p, params[0] as string)),
-    r('GET', '/v2.0/subnets', ({ p }) => ({ subnets: svc.listSubnets(p) })),
-    r('POST', '/v2.0/subnets', ({ p, body }) => ({ subnet: svc.createSubnet(p, unwrap(body, 'subnet')) })),
-    r('GET', '/v2.0/subnets/{id}', ({ p, params }) => ({ subnet: svc.getSubnet(p, params[0] as string) })),
-    r('PUT', '/v2.0/subnets/{id}', ({ p, params, body }) => ({ subnet: svc.updateSubnet(p, params[0] as string, unwrap(body, 'subnet')) })),
+    r('GET', '/v2.0/subnets', async ({ p }) => ({ subnets: await svc.listSubnets(p) })),
+    r('POST', '/v2.0/subnets', async ({ p, body }) => ({ subnet: await svc.createSubnet(p, unwrap(body, 'subnet')) })),
+    r('GET', '/v2.0/subnets/{id}', async ({ p, params }) => ({ subnet: await svc.getSubnet(p, params[0] as string) })),
+    r('PUT', '/v2.0/subnets/{id}', async ({ p, params, body }) => ({ subnet: await svc.updateSubnet(p, params[0] as string, unwrap(body, 'subnet')) })),
     r('DELETE', '/v2.0/subnets/{id}', ({ p, params }) => svc.deleteSubnet(p, params[0] as string)),
-    r('GET', '/v2.0/ports', ({ p, query }) => ({ ports: svc.listPorts(p, { ...(query.get('device_id') ? { device_id: query.get('device_id') as string } : {}), ...(query.get('network_id') ? { network_id: query.get('network_id') as string } : {}) }) })),
-    r('POST', '/v2.0/ports', ({ p, body }) => ({ port: svc.createPort(p, unwrap(body, 'port')) })),
-    r('GET', '/v2.0/ports/{id}', ({ p, params }) => ({ port: svc.getPort(p, params[0] as string) })),
-    r('PUT', '/v2.0/ports/{id}', ({ p, params, body }) => ({ port: svc.updatePort(p, params[0] as string, unwrap(body, 'port')) })),
+    r('GET', '/v2.0/ports', async ({ p, query }) => ({ ports: await svc.listPorts(p, { ...(query.get('device_id') ? { device_id: query.get('device_id') as string } : {}), ...(query.get('network_id') ? { network_id: query.get('network_id') as string } : {}) }) })),
+    r('POST', '/v2.0/ports', async ({ p, body }) => ({ port: await svc.createPort(p, unwrap(body, 'port')) })),
+    r('GET', '/v2.0/ports/{id}', async ({ p, params }) => ({ port: await svc.getPort(p, params[0] as string) })),
+    r('PUT', '/v2.0/ports/{id}', async ({ p, params, body }) => ({ port: await svc.updatePort(p, params[0] as string, unwrap(body, 'port')) })),
     r('DELETE', '/v2.0/ports/{id}', ({ p, params }) => svc.deletePort(p, params[0] as string)),
-    r('GET', '/v2.0/floatingips', ({ p }) => ({ floatingips: svc.listFloatingIps(p) })),
-    r('POST', '/v2.0/floatingips', ({ p, body }) => ({ floatingip: svc.createFloatingIp(p, unwrap(body, 'floatingip')) })),
-    r('GET', '/v2.0/floatingips/{id}', ({ p, params }) => ({ floatingip: svc.getFloatingIp(p, params[0] as string) })),
-    r('PUT', '/v2.0/floatingips/{id}', ({ p, params, body }) => ({ floatingip: svc.updateFloatingIp(p, params[0] as string, unwrap(body, 'floatingip')) })),
+    r('GET', '/v2.0/floatingips', async ({ p }) => ({ floatingips: await svc.listFloatingIps(p) })),
+    r('POST', '/v2.0/floatingips', async ({ p, body }) => ({ floatingip: await svc.createFloatingIp(p, unwrap(body, 'floatingip')) })),
+    r('GET', '/v2.0/floatingips/{id}', async ({ p, params }) => ({ floatingip: await svc.getFloatingIp(p, params[0] as string) })),
+    r('PUT', '/v2.0/floatingips/{id}', async ({ p, params, body }) => ({ floatingip: await svc.updateFloatingIp(p, params[0] as string, unwrap(body, 'floatingip')) })),
     r('DELETE', '/v2.0/floatingips/{id}', ({ p, params }) => svc.deleteFloatingIp(p, params[0] as string)),
     // plumb's own: attach a floating IP to a device (kamaki's `ip attach IP --server-id D`)
-    r('POST', '/v2.0/floatingips/{id}/attach', ({ p, params, body }) => {
-      const f = svc.floatingIpRow(p, params[0] as string);
-      const device = String(body.device_id ?? '');
-      const host = (body.host as string | undefined) ?? svc.deviceHost(p, device);
-      return { floatingip: svc.attachToDevice(p, f, device, host) };
-    }),
-    r('GET', '/v2.0/quotas', ({ p }) => ({ quotas: [{ project_id: p.project, tenant_id: p.project, ...svc.quotas(p) }] })),
-    r('GET', '/v2.0/quotas/{id}', ({ p, params }) => {
+    r('POST', '/v2.0/floatingips/{id}/attach', async ({ p, params, body }) => ({ floatingip: await svc.attachFloatingIp(p, params[0] as string, body) })),
+    r('GET', '/v2.0/quotas', async ({ p }) => ({ quotas: [{ project_id: p.project, tenant_id: p.project, ...(await svc.quotas(p)) }] })),
+    r('GET', '/v2.0/quotas/{id}', async ({ p, params }) => {
       if (params[0] !== p.project && !p.admin) throw new NotFoundError('Resource', params[0] as string);
-      return { quota: svc.quotas(p) };
+      return { quota: await svc.quotas(p) };
     }),
-    r('GET', '/v2.0/quotas/{id}/details', ({ p }) => {
-      const q = svc.quotas(p) as { network: number; floatingip: number; port: number; usage: Record<string, number> };
+    r('GET', '/v2.0/quotas/{id}/details', async ({ p }) => {
+      const q = await svc.quotas(p);
       const d = (k: 'network' | 'floatingip' | 'port'): Body => ({ limit: q[k], used: q.usage[k] ?? 0, reserved: 0 });
       return { quota: { network: d('network'), floatingip: d('floatingip'), port: d('port') } };
     }),
-    r('GET', '/v2.0/agents', () => ({
-      agents: hooks.hosts().map((h) => ({ id: h.id, host: h.id, agent_type: 'plumb agent', binary: 'plumb', alive: h.alive, admin_state_up: true, heartbeat_timestamp: h.lastSeen ?? null, configurations: { underlay_address: h.underlayAddress ?? null } })),
-    })),
-    r('GET', '/v2.0/plumb/hosts/{id}/desired-state', ({ p, params }) => {
+    r('GET', '/v2.0/agents', async () => {
+      await svc.settled(); // the hooks read committed state
+      return {
+        agents: hooks.hosts().map((h) => ({ id: h.id, host: h.id, agent_type: 'plumb agent', binary: 'plumb', alive: h.alive, admin_state_up: true, heartbeat_timestamp: h.lastSeen ?? null, configurations: { underlay_address: h.underlayAddress ?? null } })),
+      };
+    }),
+    r('GET', '/v2.0/plumb/hosts/{id}/desired-state', async ({ p, params }) => {
       admin(p);
+      await svc.settled();
       return hooks.desiredState(params[0] as string);
     }),
   ];
 }
 
+function readRaw(req: IncomingMessage): Promise<string> {
+  // plain events: an async iterator per request showed up in the port-create profile
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString() : Buffer.concat(chunks).toString()));
+    req.once('error', reject);
+  });
+}
+
 async function readBody(req: IncomingMessage): Promise<Body> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  if (chunks.length === 0) return {};
+  const raw = await readRaw(req);
+  if (raw.length === 0) return {};
   try {
-    const v = JSON.parse(Buffer.concat(chunks).toString()) as unknown;
+    const v = JSON.parse(raw) as unknown;
     if (!v || typeof v !== 'object') throw new Error('not an object');
     return v as Body;
   } catch (err) {
@@ -114,7 +122,7 @@ export function createApiServer(table: Route[], authenticate: (h: string | undef
         const p = path === '' || path === '/v2.0' ? { user: '', project: '', admin: false } : authenticate(req.headers.authorization);
         const body = req.method === 'POST' || req.method === 'PUT' ? await readBody(req) : {};
         const params = (route.pattern.exec(path) ?? []).slice(1).map(decodeURIComponent);
-        const out = route.handler({ p, params, query: url.searchParams, body });
+        const out: unknown = await route.handler({ p, params, query: url.searchParams, body });
         send(req.method === 'DELETE' ? 204 : req.method === 'POST' ? 201 : 200, req.method === 'DELETE' ? undefined : out);
       } catch (err) {
         if (err instanceof ApiError) {

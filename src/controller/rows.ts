@@ -11,6 +11,8 @@ export interface NetworkRow {
   routing_table: number | null;
   admin_state_up: number;
   shared: number;
+  /** distinct devices with ports on the network (kept by the store) */
+  devices: number;
   created: string;
   updated: string;
 }

@@ -8,10 +8,10 @@ import { controllerMetrics, startMetricsServer } from '../metrics/registry.js';
 import { authenticator } from './auth.js';
 import type { ControllerConfig } from './config.js';
 import { controllerHooks } from './controller-hooks.js';
-import { openDb } from './db.js';
 import type { ControllerHooks } from './hooks.js';
 import { createApiServer, routes } from './http.js';
 import { ControllerService } from './service.js';
+import { SqliteStore } from './sqlite-store.js';
 
 export interface RunningController {
   url: string;
@@ -22,9 +22,9 @@ export interface RunningController {
 
 export async function startController(cfg: ControllerConfig): Promise<RunningController> {
   const log = logger('controller');
-  const db = openDb(cfg.database);
-  const service = new ControllerService(db, cfg);
-  const hooks = controllerHooks(service);
+  const store = new SqliteStore(cfg.database, log.child({ module: 'store' }));
+  const service = await ControllerService.open(store, cfg);
+  const hooks = controllerHooks(service, store, log.child({ module: 'hooks' }));
   const metrics = controllerMetrics(undefined, hooks);
   const [host, portText] = [cfg.listen.slice(0, cfg.listen.lastIndexOf(':')), cfg.listen.slice(cfg.listen.lastIndexOf(':') + 1)];
   let url = '';
@@ -53,7 +53,7 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
       await nc?.drain().catch(() => undefined);
       await new Promise((r) => server.close(r));
       metricsServer?.close();
-      db.close();
+      await store.close();
     },
   };
 }

@@ -1,0 +1,305 @@
+// The SQLite implementation of the controller store (better-sqlite3, WAL, synchronous=NORMAL).
+//
+// One connection writes; every unit (read or write) runs on it one at a time, in arrival order,
+// so no unit ever sees another half-done. A write unit runs inside a SAVEPOINT of a transaction
+// shared by the units that arrive in the same event-loop turn (group commit): a unit that fails
+// is rolled back to its savepoint alone; the shared transaction commits once at the end of the
+// turn (setImmediate) and only then are the units' promises resolved, so no caller ever sees, or
+// answers with, data that is not committed. If the commit itself fails, every unit of the group
+// is rejected and nothing of them is applied. Reads that arrive while a group is open join it
+// (they see its units' writes) and resolve after its commit for the same reason.
+// A second, read-only connection serves the synchronous host-state projection (host-state.ts):
+// it sees committed data only.
+import Database from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { PlumbError } from '../util/errors.js';
+import { openDb, type Db } from './db.js';
+import { addressValue, firstFreeFrom, type Pool } from './ipam.js';
+import type { FixedIpRow, FloatingIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
+import type { ControllerStore, NewNetwork, NewPort, NewSubnet, PortChange, StoreReader, StoreTx } from './store.js';
+
+interface Group {
+  settle: { resolve: () => void; reject: (err: unknown) => void }[];
+}
+
+/** A unit was submitted after close() (the controller is shutting down). */
+export class StoreClosedError extends PlumbError {
+  constructor() {
+    super('the controller store is closed');
+  }
+}
+
+export class SqliteStore implements ControllerStore {
+  readonly db: Db;
+  /** read-only connection: committed state only (the host-state projection) */
+  readonly reader: Db;
+  private readonly statements = new Map<string, Statement<unknown[]>>();
+  /** subnet -> lowest address that may be free (exact first-free without a scan of used ones) */
+  private readonly hints = new Map<number, bigint>();
+  private readonly pools = new Map<number, { raw: string; pools: Pool[] }>();
+  private chain: Promise<void> = Promise.resolve();
+  private group: Group | undefined;
+  private closed = false;
+  /** the running unit moved a hint (its rollback must forget the hints) */
+  private unitAllocated = false;
+  private readonly tx: StoreTx;
+
+  constructor(
+    path: string,
+    private readonly log: Logger,
+  ) {
+    this.db = openDb(path);
+    this.reader = path === ':memory:' ? this.db : new Database(path, { readonly: true });
+    this.tx = this.makeTx();
+  }
+
+  /** Prepared statements are cached: preparing per call dominated request cost. */
+  private q(sql: string): Statement<unknown[]> {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
+  private count(sql: string, ...args: unknown[]): number {
+    return (this.q(sql).get(...args) as { c: number }).c;
+  }
+
+  read<T>(fn: (r: StoreReader) => Promise<T>): Promise<T> {
+    return this.enqueue(fn, false);
+  }
+
+  write<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    return this.enqueue(fn, true);
+  }
+
+  private enqueue<T>(fn: (tx: StoreTx) => Promise<T>, write: boolean): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreClosedError());
+    return new Promise<T>((resolve, reject) => {
+      this.chain = this.chain.then(async () => {
+        let inSavepoint = false;
+        this.unitAllocated = false;
+        try {
+          if (write || this.group) {
+            this.openGroup();
+            if (write) {
+              this.q('SAVEPOINT unit').run();
+              inSavepoint = true;
+            }
+          }
+          const result = await fn(this.tx);
+          if (inSavepoint) this.q('RELEASE unit').run();
+          inSavepoint = false;
+          if (this.group) this.group.settle.push({ resolve: () => resolve(result), reject });
+          else resolve(result);
+        } catch (err) {
+          if (inSavepoint) {
+            try {
+              this.q('ROLLBACK TO unit').run();
+              this.q('RELEASE unit').run();
+            } catch (e) {
+              this.log.error({ err: String(e) }, 'rollback to savepoint failed');
+            }
+            // a rolled-back allocation may have moved a hint past a free address: start over exactly
+            if (this.unitAllocated) this.hints.clear();
+          }
+          reject(err);
+        }
+      });
+    });
+  }
+
+  private openGroup(): void {
+    if (this.group) return;
+    this.q('BEGIN IMMEDIATE').run();
+    this.group = { settle: [] };
+    setImmediate(() => {
+      this.chain = this.chain.then(() => this.commit());
+    });
+  }
+
+  private commit(): void {
+    const g = this.group;
+    if (!g) return;
+    this.group = undefined;
+    try {
+      this.q('COMMIT').run();
+    } catch (err) {
+      this.log.error({ err: String(err), units: g.settle.length }, 'commit failed: every unit of the group is rolled back');
+      try {
+        if (this.db.inTransaction) this.q('ROLLBACK').run();
+      } catch {
+        /* already rolled back by SQLite */
+      }
+      this.hints.clear();
+      for (const s of g.settle) s.reject(err);
+      return;
+    }
+    for (const s of g.settle) s.resolve();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.chain;
+    if (this.group) this.commit();
+    if (this.reader !== this.db) this.reader.close();
+    this.db.close();
+  }
+
+  /** Host rows from committed state, synchronously (the hooks the bus publisher calls). */
+  hostRowsSync(): HostRow[] {
+    return this.reader.prepare('SELECT * FROM hosts ORDER BY id').all() as HostRow[];
+  }
+
+  private poolsOf(s: SubnetRow): Pool[] {
+    const hit = this.pools.get(s.id);
+    if (hit && hit.raw === s.pools) return hit.pools;
+    const pools = JSON.parse(s.pools) as Pool[];
+    this.pools.set(s.id, { raw: s.pools, pools });
+    return pools;
+  }
+
+  private release(subnetId: number, ip: string): void {
+    const v = addressValue(ip);
+    const h = this.hints.get(subnetId);
+    if (h === undefined || v < h) this.hints.set(subnetId, v);
+  }
+
+  private makeTx(): StoreTx {
+    const one = <T>(sql: string, ...args: unknown[]): T | undefined => this.q(sql).get(...args) as T | undefined;
+    const all = <T>(sql: string, ...args: unknown[]): T[] => this.q(sql).all(...args) as T[];
+    const ok = <T>(v: T): Promise<T> => Promise.resolve(v);
+    const fixedIps = (portId: number): FixedIpRow[] => all<FixedIpRow>('SELECT * FROM fixed_ips WHERE port_id = ? ORDER BY rowid', portId);
+    return {
+      network: (id) => ok(one<NetworkRow>('SELECT * FROM networks WHERE id = ?', id)),
+      networks: (project) => ok(project === undefined ? all<NetworkRow>('SELECT * FROM networks ORDER BY id') : all<NetworkRow>('SELECT * FROM networks WHERE public = 1 OR project = ? ORDER BY id', project)),
+      publicNetworkByName: (name) => ok(one<NetworkRow>('SELECT * FROM networks WHERE public = 1 AND name = ?', name)),
+      firstPublicNetwork: () => ok(one<NetworkRow>('SELECT * FROM networks WHERE public = 1 ORDER BY id')),
+      countPrivateNetworks: (project) => ok(this.count('SELECT COUNT(*) c FROM networks WHERE public = 0 AND project = ?', project)),
+      usedSegments: (type) => ok(all<{ segment: number }>('SELECT segment FROM networks WHERE type = ? AND segment IS NOT NULL', type).map((r) => r.segment)),
+      deviceCount: (networkId) => ok(one<{ devices: number }>('SELECT devices FROM networks WHERE id = ?', networkId)?.devices ?? 0),
+      deviceOnNetwork: (networkId, deviceId) => ok(!!one('SELECT 1 FROM ports WHERE network_id = ? AND device_id = ? LIMIT 1', networkId, deviceId)),
+      subnet: (id) => ok(one<SubnetRow>('SELECT * FROM subnets WHERE id = ?', id)),
+      subnets: () => ok(all<SubnetRow>('SELECT * FROM subnets ORDER BY id')),
+      subnetsOf: (networkId) => ok(all<SubnetRow>('SELECT * FROM subnets WHERE network_id = ? ORDER BY id', networkId)),
+      privateCidrs: () => ok(all<{ cidr: string }>('SELECT cidr FROM subnets WHERE project IS NOT NULL').map((r) => r.cidr)),
+      privateCidrOwner: (cidr) => ok(one<{ network_id: number }>('SELECT network_id FROM subnets WHERE cidr = ? AND project IS NOT NULL', cidr)?.network_id),
+      countFixedIpsOfSubnet: (subnetId) => ok(this.count('SELECT COUNT(*) c FROM fixed_ips WHERE subnet_id = ?', subnetId)),
+      port: (id) => ok(one<PortRow>('SELECT * FROM ports WHERE id = ?', id)),
+      ports: (project) => ok(project === undefined ? all<PortRow>('SELECT * FROM ports ORDER BY id') : all<PortRow>('SELECT * FROM ports WHERE project = ? ORDER BY id', project)),
+      countPortsOfNetwork: (networkId) => ok(this.count('SELECT COUNT(*) c FROM ports WHERE network_id = ?', networkId)),
+      countPorts: (project) => ok(this.count('SELECT COUNT(*) c FROM ports WHERE project = ?', project)),
+      nicIndexes: (deviceId) => ok(all<{ nic_index: number | null }>('SELECT nic_index FROM ports WHERE device_id = ?', deviceId).map((r) => r.nic_index ?? -1)),
+      macInUse: (mac) => ok(!!one('SELECT 1 FROM ports WHERE mac = ?', mac)),
+      hostsOfNetwork: (networkId) => ok(all<{ host: string }>('SELECT DISTINCT host FROM ports WHERE network_id = ? AND host IS NOT NULL', networkId).map((r) => r.host)),
+      networksOfHost: (host) => ok(all<{ network_id: number }>('SELECT DISTINCT network_id FROM ports WHERE host = ?', host).map((r) => r.network_id)),
+      deviceHost: (deviceId, project) =>
+        ok(
+          (project === undefined
+            ? one<{ host: string }>('SELECT host FROM ports WHERE device_id = ? AND host IS NOT NULL LIMIT 1', deviceId)
+            : one<{ host: string }>('SELECT host FROM ports WHERE device_id = ? AND host IS NOT NULL AND project = ? LIMIT 1', deviceId, project)
+          )?.host ?? null,
+        ),
+      fixedIps: (portId) => ok(fixedIps(portId)),
+      fixedIpsOf: (portIds) => ok(new Map(portIds.map((id) => [id, fixedIps(id)]))),
+      fixedIpInUse: (subnetId, ip) => ok(!!one('SELECT 1 FROM fixed_ips WHERE subnet_id = ? AND ip = ?', subnetId, ip)),
+      floatingIp: (id) => ok(one<FloatingIpRow>('SELECT * FROM floating_ips WHERE id = ?', id)),
+      floatingIps: (project) => ok(project === undefined ? all<FloatingIpRow>('SELECT * FROM floating_ips ORDER BY id') : all<FloatingIpRow>('SELECT * FROM floating_ips WHERE project = ? ORDER BY id', project)),
+      floatingIpAt: (subnetId, ip) => ok(one<FloatingIpRow>('SELECT * FROM floating_ips WHERE subnet_id = ? AND ip = ?', subnetId, ip)),
+      countFloatingIps: (project) => ok(this.count('SELECT COUNT(*) c FROM floating_ips WHERE project = ?', project)),
+      host: (id) => ok(one<HostRow>('SELECT * FROM hosts WHERE id = ?', id)),
+      hosts: () => ok(all<HostRow>('SELECT * FROM hosts ORDER BY id')),
+
+      insertNetwork: (n: NewNetwork) => {
+        const { lastInsertRowid } = this.q('INSERT INTO networks (name, project, type, public, segment, uplink, routing_table, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(n.name, n.project, n.type, n.public ? 1 : 0, n.segment, n.uplink, n.routingTable, n.at, n.at);
+        const id = Number(lastInsertRowid);
+        if (n.macPrefix) this.q('UPDATE networks SET mac_prefix = ? WHERE id = ?').run(n.macPrefix(id), id);
+        return ok(id);
+      },
+      deleteNetwork: (id) => {
+        this.q('DELETE FROM subnets WHERE network_id = ?').run(id);
+        this.q('DELETE FROM networks WHERE id = ?').run(id);
+        return ok(undefined);
+      },
+      insertSubnet: (s: NewSubnet) => {
+        const { lastInsertRowid } = this.q('INSERT INTO subnets (network_id, project, name, cidr, ip_version, gateway, pools, dns, enable_dhcp, host_routes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(s.networkId, s.project, s.name, s.cidr, s.ipVersion, s.gateway, s.pools, s.dns, s.enableDhcp ? 1 : 0, s.hostRoutes);
+        return ok(Number(lastInsertRowid));
+      },
+      deleteSubnet: (id) => {
+        this.q('DELETE FROM subnets WHERE id = ?').run(id);
+        this.hints.delete(id);
+        this.pools.delete(id);
+        return ok(undefined);
+      },
+      insertPort: (p: NewPort) => {
+        if (p.deviceId && !one('SELECT 1 FROM ports WHERE network_id = ? AND device_id = ? LIMIT 1', p.networkId, p.deviceId)) {
+          this.q('UPDATE networks SET devices = devices + 1 WHERE id = ?').run(p.networkId);
+        }
+        const { lastInsertRowid } = this.q(
+          "INSERT INTO ports (network_id, project, name, device_id, device_owner, nic_index, mac, host, status, revision, profile, firewall_profile, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'BUILD', 1, ?, ?, ?, ?)",
+        ).run(p.networkId, p.project, p.name, p.deviceId, p.deviceOwner, p.nicIndex, p.mac, p.host, p.profile, p.firewallProfile, p.at, p.at);
+        return ok(Number(lastInsertRowid));
+      },
+      updatePort: (id, c: PortChange) => {
+        this.q("UPDATE ports SET host = ?, firewall_profile = ?, name = COALESCE(?, name), revision = revision + 1, status = CASE WHEN ? THEN 'BUILD' ELSE status END, updated = ? WHERE id = ?").run(c.host, c.firewallProfile, c.name ?? null, c.rebuild ? 1 : 0, c.at, id);
+        return ok(undefined);
+      },
+      deletePort: (id) => {
+        const port = one<PortRow>('SELECT * FROM ports WHERE id = ?', id);
+        if (!port) return ok(undefined);
+        const freed = fixedIps(id);
+        this.q('UPDATE floating_ips SET port_id = NULL WHERE port_id = ?').run(id);
+        this.q('DELETE FROM ports WHERE id = ?').run(id); // fixed_ips cascade
+        if (port.device_id && !one('SELECT 1 FROM ports WHERE network_id = ? AND device_id = ? LIMIT 1', port.network_id, port.device_id)) {
+          this.q('UPDATE networks SET devices = devices - 1 WHERE id = ?').run(port.network_id);
+        }
+        // lowering a hint is always safe, even if this unit is rolled back
+        for (const f of freed) this.release(f.subnet_id, f.ip);
+        return ok(undefined);
+      },
+      firstFreeAddress: (s) => {
+        const used = this.q('SELECT 1 FROM fixed_ips WHERE subnet_id = ? AND ip = ? UNION ALL SELECT 1 FROM floating_ips WHERE subnet_id = ? AND ip = ? LIMIT 1');
+        const got = firstFreeFrom(this.poolsOf(s), (a) => used.get(s.id, a, s.id, a) !== undefined, s.gateway ?? undefined, this.hints.get(s.id));
+        if (got) {
+          this.hints.set(s.id, got.next);
+          this.unitAllocated = true;
+        }
+        return ok(got?.address);
+      },
+      insertFixedIp: (portId, subnetId, ip) => {
+        this.q('INSERT INTO fixed_ips (port_id, subnet_id, ip) VALUES (?, ?, ?)').run(portId, subnetId, ip);
+        return ok(undefined);
+      },
+      insertFloatingIp: (f) => {
+        const { lastInsertRowid } = this.q('INSERT INTO floating_ips (project, network_id, subnet_id, ip, created) VALUES (?, ?, ?, ?, ?)').run(f.project, f.networkId, f.subnetId, f.ip, f.at);
+        return ok(Number(lastInsertRowid));
+      },
+      setFloatingIpPort: (id, portId) => {
+        this.q('UPDATE floating_ips SET port_id = ? WHERE id = ?').run(portId, id);
+        return ok(undefined);
+      },
+      deleteFloatingIp: (id) => {
+        const f = one<FloatingIpRow>('SELECT * FROM floating_ips WHERE id = ?', id);
+        this.q('DELETE FROM floating_ips WHERE id = ?').run(id);
+        if (f) this.release(f.subnet_id, f.ip);
+        return ok(undefined);
+      },
+      bumpGenerations: (hosts) => {
+        const st = this.q('INSERT INTO hosts (id, generation) VALUES (?, 1) ON CONFLICT(id) DO UPDATE SET generation = generation + 1');
+        for (const h of hosts) st.run(h);
+        return ok(undefined);
+      },
+      upsertHost: (h) => {
+        this.q('INSERT INTO hosts (id, underlay, version, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET underlay = excluded.underlay, version = excluded.version, last_seen = excluded.last_seen').run(h.id, h.underlay, h.version, h.lastSeen);
+        return ok(undefined);
+      },
+      setPortStatus: (r) => {
+        this.q('UPDATE ports SET status = ?, status_reason = ?, updated = ? WHERE id = ? AND host = ? AND revision = ?').run(r.status, r.reason, r.at, r.portId, r.host, r.revision);
+        return ok(undefined);
+      },
+    };
+  }
+}

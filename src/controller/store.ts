@@ -1,0 +1,147 @@
+// The controller's store interface: the typed operations the service needs, and nothing of SQL.
+// SQLite (sqlite-store.ts) is the embedded default; docs/controller-store.md says what another
+// implementation (PostgreSQL, for several controllers) must provide.
+//
+// Semantics every implementation must keep:
+// - `write(fn)` runs fn as ONE atomic unit: either everything it did is committed or nothing is.
+//   Write units are serializable with respect to each other (an allocation that checked an address
+//   or a count as free/below the limit still sees it that way when it commits). The promise
+//   resolves only after the commit; it rejects with fn's error (nothing applied) or a store error.
+//   fn may be run more than once (e.g. after a serialization failure), so it must have no effects
+//   outside `tx`.
+// - `read(fn)` sees committed data only (never a half-done write unit), as one consistent snapshot.
+// - The unique constraints are the last line of defence: (subnet, address) over fixed and floating
+//   addresses, MAC addresses, (type, segment), private CIDRs, MAC prefixes.
+import type { FixedIpRow, FloatingIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
+
+export interface NewNetwork {
+  name: string;
+  /** null for public networks (from the controller config) */
+  project: string | null;
+  type: string;
+  public: boolean;
+  segment: number | null;
+  uplink: string | null;
+  routingTable: number | null;
+  /** MAC_FILTERED: the prefix from the network's id (called with it once the id is known) */
+  macPrefix?: (id: number) => string;
+  at: string;
+}
+
+export interface NewSubnet {
+  networkId: number;
+  project: string | null;
+  name: string;
+  cidr: string;
+  ipVersion: number;
+  gateway: string | null;
+  /** JSON arrays, as stored and shown */
+  pools: string;
+  dns: string;
+  enableDhcp: boolean;
+  hostRoutes: string;
+}
+
+export interface NewPort {
+  networkId: number;
+  project: string | null;
+  name: string;
+  deviceId: string;
+  deviceOwner: string;
+  nicIndex: number | null;
+  mac: string;
+  host: string | null;
+  profile: string;
+  firewallProfile: string;
+  at: string;
+}
+
+export interface PortChange {
+  host: string | null;
+  firewallProfile: string;
+  name: string | undefined;
+  /** a new revision that the agent has to realize: status back to BUILD */
+  rebuild: boolean;
+  at: string;
+}
+
+export interface StoreReader {
+  // networks
+  network(id: number): Promise<NetworkRow | undefined>;
+  /** all networks (project undefined), or the public ones and the project's */
+  networks(project: string | undefined): Promise<NetworkRow[]>;
+  publicNetworkByName(name: string): Promise<NetworkRow | undefined>;
+  firstPublicNetwork(): Promise<NetworkRow | undefined>;
+  countPrivateNetworks(project: string): Promise<number>;
+  /** segments (VNIs, VLAN ids) in use by networks of `type` */
+  usedSegments(type: string): Promise<number[]>;
+  /** distinct devices with a port on the network (kept as a count, not counted per call) */
+  deviceCount(networkId: number): Promise<number>;
+  deviceOnNetwork(networkId: number, deviceId: string): Promise<boolean>;
+  // subnets
+  subnet(id: number): Promise<SubnetRow | undefined>;
+  subnets(): Promise<SubnetRow[]>;
+  subnetsOf(networkId: number): Promise<SubnetRow[]>;
+  /** CIDRs of private subnets (they must be unique among themselves) */
+  privateCidrs(): Promise<string[]>;
+  /** the network holding a private subnet with this CIDR */
+  privateCidrOwner(cidr: string): Promise<number | undefined>;
+  countFixedIpsOfSubnet(subnetId: number): Promise<number>;
+  // ports
+  port(id: number): Promise<PortRow | undefined>;
+  ports(project: string | undefined): Promise<PortRow[]>;
+  countPortsOfNetwork(networkId: number): Promise<number>;
+  countPorts(project: string): Promise<number>;
+  /** NIC indexes of a device's ports */
+  nicIndexes(deviceId: string): Promise<number[]>;
+  macInUse(mac: string): Promise<boolean>;
+  /** hosts with ports bound on the network */
+  hostsOfNetwork(networkId: number): Promise<string[]>;
+  networksOfHost(host: string): Promise<number[]>;
+  /** the host of one of the device's bound ports (within the project, unless undefined) */
+  deviceHost(deviceId: string, project: string | undefined): Promise<string | null>;
+  fixedIps(portId: number): Promise<FixedIpRow[]>;
+  fixedIpsOf(portIds: number[]): Promise<Map<number, FixedIpRow[]>>;
+  fixedIpInUse(subnetId: number, ip: string): Promise<boolean>;
+  // floating IPs
+  floatingIp(id: number): Promise<FloatingIpRow | undefined>;
+  floatingIps(project: string | undefined): Promise<FloatingIpRow[]>;
+  floatingIpAt(subnetId: number, ip: string): Promise<FloatingIpRow | undefined>;
+  countFloatingIps(project: string): Promise<number>;
+  // hosts
+  host(id: string): Promise<HostRow | undefined>;
+  hosts(): Promise<HostRow[]>;
+}
+
+export interface StoreTx extends StoreReader {
+  insertNetwork(n: NewNetwork): Promise<number>;
+  /** the network and its subnets (the caller checked it has no ports) */
+  deleteNetwork(id: number): Promise<void>;
+  insertSubnet(s: NewSubnet): Promise<number>;
+  deleteSubnet(id: number): Promise<void>;
+  /** also keeps the network's device count */
+  insertPort(p: NewPort): Promise<number>;
+  updatePort(id: number, c: PortChange): Promise<void>;
+  /** detaches its floating IP, frees its fixed addresses, keeps the device count */
+  deletePort(id: number): Promise<void>;
+  /**
+   * The first address of the subnet's allocation pools (not its gateway) used by no fixed or
+   * floating IP, or undefined when the pools are full. Exact: the lowest free one.
+   */
+  firstFreeAddress(subnet: SubnetRow): Promise<string | undefined>;
+  insertFixedIp(portId: number, subnetId: number, ip: string): Promise<void>;
+  insertFloatingIp(f: { project: string; networkId: number; subnetId: number; ip: string; at: string }): Promise<number>;
+  setFloatingIpPort(id: number, portId: number | null): Promise<void>;
+  deleteFloatingIp(id: number): Promise<void>;
+  /** the hosts' desired state changed: generation + 1 (registering unknown hosts) */
+  bumpGenerations(hosts: string[]): Promise<void>;
+  upsertHost(h: { id: string; underlay: string | null; version: string; lastSeen: string }): Promise<void>;
+  /** an agent's report; ignored unless the port is on that host at that revision */
+  setPortStatus(r: { host: string; portId: number; status: string; reason: string | null; revision: number; at: string }): Promise<void>;
+}
+
+export interface ControllerStore {
+  read<T>(fn: (r: StoreReader) => Promise<T>): Promise<T>;
+  write<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
