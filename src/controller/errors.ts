@@ -41,7 +41,7 @@ export class NetworkInUseError extends ApiError {
 export class NotFoundError extends ApiError {
   readonly status = 404;
   readonly type: string;
-  constructor(kind: 'Network' | 'Subnet' | 'Port' | 'Floating IP' | 'Host' | 'Resource', id: string) {
+  constructor(kind: 'Network' | 'Subnet' | 'Port' | 'Floating IP' | 'Host' | 'Project' | 'Resource', id: string) {
     super(`${kind} ${id} could not be found`);
     this.type = `${kind.replace(/\s/g, '')}NotFound`;
   }

@@ -5,7 +5,7 @@ import { errorMessage } from '../util/errors.js';
 import type { Principal } from './auth.js';
 import { ApiError, BadRequestError, ForbiddenError, NotFoundError } from './errors.js';
 import type { ControllerHooks } from './hooks.js';
-import type { ControllerService } from './service.js';
+import { QUOTA_RESOURCES, type ControllerService } from './service.js';
 
 type Body = Record<string, unknown>;
 type Handler = (ctx: { p: Principal; params: string[]; query: URLSearchParams; body: Body }) => unknown;  // may return a promise
@@ -14,6 +14,10 @@ interface Route {
   method: string;
   pattern: RegExp;
   handler: Handler;
+}
+
+function projectView(id: string): Body {
+  return { id, name: id, domain_id: 'default', enabled: true, description: '', is_domain: false, parent_id: 'default', links: {} };
 }
 
 function unwrap(body: Body, key: string): Body {
@@ -52,16 +56,31 @@ export function routes(svc: ControllerService, hooks: ControllerHooks, base: () 
     r('DELETE', '/v2.0/floatingips/{id}', ({ p, params }) => svc.deleteFloatingIp(p, params[0] as string)),
     // plumb's own: attach a floating IP to a device (kamaki's `ip attach IP --server-id D`)
     r('POST', '/v2.0/floatingips/{id}/attach', async ({ p, params, body }) => ({ floatingip: await svc.attachFloatingIp(p, params[0] as string, body) })),
-    r('GET', '/v2.0/quotas', async ({ p }) => ({ quotas: [{ project_id: p.project, tenant_id: p.project, ...(await svc.quotas(p)) }] })),
-    r('GET', '/v2.0/quotas/{id}', async ({ p, params }) => {
-      if (params[0] !== p.project && !p.admin) throw new NotFoundError('Resource', params[0] as string);
-      return { quota: await svc.quotas(p) };
-    }),
-    r('GET', '/v2.0/quotas/{id}/details', async ({ p }) => {
+    // Neutron quotas (limits are the config's, the same for every project; -1 is unlimited)
+    r('GET', '/v2.0/quotas', async ({ p }) => {
       const q = await svc.quotas(p);
-      const d = (k: 'network' | 'floatingip' | 'port'): Body => ({ limit: q[k], used: q.usage[k] ?? 0, reserved: 0 });
-      return { quota: { network: d('network'), floatingip: d('floatingip'), port: d('port') } };
+      return { quotas: [{ project_id: q.project, tenant_id: q.project, ...q.limit, usage: q.usage, limits: q.limits }] };
     }),
+    r('GET', '/v2.0/quotas/{id}', async ({ p, params }) => ({ quota: { ...(await svc.quotas(p, params[0] as string)).limit } })),
+    r('GET', '/v2.0/quotas/{id}/default', ({ p, params }) => {
+      svc.project(p, params[0] as string);
+      return { quota: svc.defaultQuotas() };
+    }),
+    r('GET', '/v2.0/quotas/{id}/details', async ({ p, params }) => {
+      const q = await svc.quotas(p, params[0] as string);
+      return { quota: Object.fromEntries(QUOTA_RESOURCES.map((k) => [k, { limit: q.limit[k], used: q.usage[k], reserved: 0 }])) };
+    }),
+    // `openstack quota show P` (openstackclient 6) also asks the compute and volume services for
+    // their quota sets, at the same endpoint when given --os-endpoint; plumb manages neither, so
+    // both sets are empty (only the project id), and the network quotas above are the rest
+    r('GET', '/os-quota-sets/{id}', ({ p, params }) => ({ quota_set: { id: svc.project(p, params[0] as string) } })),
+    r('GET', '/os-quota-sets/{id}/defaults', ({ p, params }) => ({ quota_set: { id: svc.project(p, params[0] as string) } })),
+    // the projects (identity v3 shape) so that `openstack quota list --network --project P` can
+    // resolve P: keystoneclient asks the endpoint for /projects when no catalog says otherwise
+    ...['/projects', '/v3/projects'].flatMap((base) => [
+      r('GET', base, ({ p, query }) => ({ projects: svc.projects(p).filter((id) => !query.get('name') || query.get('name') === id).map(projectView) })),
+      r('GET', `${base}/{id}`, ({ p, params }) => ({ project: projectView(svc.project(p, params[0] as string)) })),
+    ]),
     r('GET', '/v2.0/agents', async () => {
       await svc.settled(); // the hooks read committed state
       return {

@@ -58,11 +58,14 @@ function firewallArg(body: Body, fallback: string): string {
   return firewall;
 }
 
+/** Neutron's quota resources that plumb enforces or counts; -1 is unlimited, as in Neutron. */
+export const QUOTA_RESOURCES = ['network', 'subnet', 'port', 'floatingip'] as const;
+export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
+
 export interface Quotas {
-  network: number;
-  floatingip: number;
-  port: number;
-  usage: { network: number; floatingip: number; port: number };
+  project: string;
+  limit: Record<QuotaResource, number>;
+  usage: Record<QuotaResource, number>;
   limits: { devices_per_network: number; nics_per_device: number };
 }
 
@@ -517,14 +520,32 @@ export class ControllerService {
     });
   }
 
-  // ---------- quotas
-  quotas(p: Principal): Promise<Quotas> {
+  // ---------- projects (from the config's users) and quotas
+  /** The projects the principal may see: all for an admin, its own otherwise. */
+  projects(p: Principal): string[] {
+    if (!p.admin) return [p.project];
+    return [...new Set([p.project, ...this.cfg.users.map((u) => u.project)])].sort();
+  }
+
+  /** A project the principal may see, or 404 naming it. */
+  project(p: Principal, id: string): string {
+    if (!this.projects(p).includes(id)) throw new NotFoundError('Project', id);
+    return id;
+  }
+
+  /** The limits every project gets (the same for all: they come from the config). */
+  defaultQuotas(): Record<QuotaResource, number> {
+    const q = this.cfg.quotas;
+    return { network: q.networks, subnet: -1, port: q.devicesPerNetwork * q.networks, floatingip: q.floatingIps };
+  }
+
+  quotas(p: Principal, projectId: string = p.project): Promise<Quotas> {
+    const project = this.project(p, projectId);
     const q = this.cfg.quotas;
     return this.store.read(async (r) => ({
-      network: q.networks,
-      floatingip: q.floatingIps,
-      port: q.devicesPerNetwork * q.networks,
-      usage: { network: await r.countPrivateNetworks(p.project), floatingip: await r.countFloatingIps(p.project), port: await r.countPorts(p.project) },
+      project,
+      limit: this.defaultQuotas(),
+      usage: { network: await r.countPrivateNetworks(project), subnet: await r.countSubnets(project), port: await r.countPorts(project), floatingip: await r.countFloatingIps(project) },
       limits: { devices_per_network: q.devicesPerNetwork, nics_per_device: q.nicsPerDevice },
     }));
   }

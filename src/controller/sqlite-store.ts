@@ -187,6 +187,7 @@ export class SqliteStore implements ControllerStore {
       subnetsOf: (networkId) => ok(all<SubnetRow>('SELECT * FROM subnets WHERE network_id = ? ORDER BY id', networkId)),
       privateCidrs: () => ok(all<{ cidr: string }>('SELECT cidr FROM subnets WHERE project IS NOT NULL').map((r) => r.cidr)),
       privateCidrOwner: (cidr) => ok(one<{ network_id: number }>('SELECT network_id FROM subnets WHERE cidr = ? AND project IS NOT NULL', cidr)?.network_id),
+      countSubnets: (project) => ok(this.count('SELECT COUNT(*) c FROM subnets WHERE project = ?', project)),
       countFixedIpsOfSubnet: (subnetId) => ok(this.count('SELECT COUNT(*) c FROM fixed_ips WHERE subnet_id = ?', subnetId)),
       port: (id) => ok(one<PortRow>('SELECT * FROM ports WHERE id = ?', id)),
       ports: (project) => ok(project === undefined ? all<PortRow>('SELECT * FROM ports ORDER BY id') : all<PortRow>('SELECT * FROM ports WHERE project = ? ORDER BY id', project)),

@@ -87,6 +87,7 @@ export interface StoreReader {
   /** the network holding a private subnet with this CIDR */
   privateCidrOwner(cidr: string): Promise<number | undefined>;
   countFixedIpsOfSubnet(subnetId: number): Promise<number>;
+  countSubnets(project: string): Promise<number>;
   // ports
   port(id: number): Promise<PortRow | undefined>;
   ports(project: string | undefined): Promise<PortRow[]>;

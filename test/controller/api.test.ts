@@ -94,6 +94,23 @@ describe('controller API', () => {
     expect(missing.body.NeutronError.message).toBe('Network 999 could not be found');
   });
 
+  it('quotas per project in Neutron shapes: its own for a user, any for an admin, 404 naming a project not visible', async () => {
+    const q = await alice('GET', '/v2.0/quotas/s0m3-u53r-1d');
+    expect(q.status).toBe(200);
+    expect(q.body.quota).toEqual({ network: 5, subnet: -1, port: 1250, floatingip: 3 });
+    const d = await alice('GET', '/v2.0/quotas/s0m3-u53r-1d/details.json');
+    expect(d.body.quota).toMatchObject({ network: { limit: 5, used: 2, reserved: 0 }, floatingip: { limit: 3, used: 3, reserved: 0 }, subnet: { limit: -1, used: 2, reserved: 0 } });
+    expect((await alice('GET', '/v2.0/quotas/s0m3-u53r-1d/default')).body.quota).toEqual({ network: 5, subnet: -1, port: 1250, floatingip: 3 });
+    const hidden = await bob('GET', '/v2.0/quotas/s0m3-u53r-1d/details.json');
+    expect(hidden.status).toBe(404);
+    expect(hidden.body.NeutronError.message).toBe('Project s0m3-u53r-1d could not be found');
+    const other = await admin('GET', '/v2.0/quotas/other-project/details');
+    expect(other.body.quota).toMatchObject({ network: { limit: 5, used: 0 }, floatingip: { limit: 3, used: 0 } });
+    expect((await admin('GET', '/v2.0/quotas/nope')).body.NeutronError.message).toBe('Project nope could not be found');
+    expect((await alice('GET', '/projects')).body.projects.map((x: { id: string }) => x.id)).toEqual(['s0m3-u53r-1d']);
+    expect((await admin('GET', '/v3/projects')).body.projects.map((x: { id: string }) => x.id)).toEqual(['admin', 'other-project', 's0m3-u53r-1d']);
+  });
+
   it('keeps projects apart', async () => {
     const list = await bob('GET', '/v2.0/networks');
     expect(list.body.networks.map((n: { name: string }) => n.name)).toEqual(['public']);

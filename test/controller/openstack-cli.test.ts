@@ -39,4 +39,29 @@ describeUnless(missing)('openstack CLI against plumb', () => {
     const fips = (await os('floating', 'ip', 'list')) as { 'Floating IP Address': string }[];
     expect(fips.map((f) => f['Floating IP Address'])).toEqual(['192.168.3.5']);
   }, 120_000);
+
+  it('quota show and quota list --network --detail: limits and usage of the project; another project is not found', async () => {
+    // openstackclient 6 resolves the project through /projects and asks compute and volume too
+    // (empty quota sets: plumb manages neither); usage is what the test above created
+    const show = (await os('quota', 'show', 's0m3-u53r-1d')) as Record<string, unknown>;
+    expect(show).toMatchObject({ project: 's0m3-u53r-1d', project_name: 's0m3-u53r-1d', networks: 5, subnets: -1, ports: 1250, 'floating-ips': 3 });
+    expect(Object.keys(show).filter((k) => ['cores', 'instances', 'ram', 'volumes', 'gigabytes'].includes(k))).toEqual([]);
+    const defaults = (await os('quota', 'show', '--default', 's0m3-u53r-1d')) as Record<string, unknown>;
+    expect(defaults).toMatchObject({ networks: 5, subnets: -1, ports: 1250, 'floating-ips': 3 });
+    const detail = (await os('quota', 'list', '--network', '--detail', '--project', 's0m3-u53r-1d')) as { Resource: string; 'In Use': number; Reserved: number; Limit: number }[];
+    expect([...detail].sort((a, b) => a.Resource.localeCompare(b.Resource))).toEqual([
+      { Resource: 'floating_ips', 'In Use': 1, Reserved: 0, Limit: 3 },
+      { Resource: 'networks', 'In Use': 1, Reserved: 0, Limit: 5 },
+      { Resource: 'ports', 'In Use': 1, Reserved: 0, Limit: 1250 },
+      { Resource: 'subnets', 'In Use': 1, Reserved: 0, Limit: -1 },
+    ]);
+    // every project has the configured limits: none differs from the defaults
+    expect(await os('quota', 'list', '--network')).toEqual([]);
+    const other = await run('openstack', ['--os-auth-type', 'http_basic', '--os-username', 'alice', '--os-password', 'pw-a', '--os-endpoint', ctl.url, 'quota', 'show', 'other-project'], { timeout: 60_000 }).then(
+      () => undefined,
+      (err: { code?: number; stderr?: string }) => err,
+    );
+    expect(other?.code).not.toBe(0);
+    expect(other?.stderr?.trim()).toBe("No project with a name or ID of 'other-project' exists.");
+  }, 120_000);
 });
