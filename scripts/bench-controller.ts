@@ -12,7 +12,7 @@
 //   npx tsx scripts/bench-controller.ts [--rate 1000] [--seconds 10] [--warmup 2] [--ports 3000] [--clients 64] [--json]
 import { createServer } from 'node:http';
 import { Worker } from 'node:worker_threads';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -68,10 +68,11 @@ const noop = createServer((req, res) => {
 await new Promise<void>((r) => noop.listen(0, '127.0.0.1', r));
 const noopUrl = `http://127.0.0.1:${(noop.address() as { port: number }).port}/`;
 
+const dbDir = mkdtempSync(join(tmpdir(), 'plumb-bench-'));
 const ctl = await startController(
   parseControllerConfig({
     listen: '127.0.0.1:0',
-    database: join(mkdtempSync(join(tmpdir(), 'plumb-bench-')), 'c.db'),
+    database: join(dbDir, 'c.db'),
     users: [{ name: 'bench', password: 'bench', project: 'bench' }],
     quotas: { networks: 5, devicesPerNetwork: 100000, nicsPerDevice: 100000 },
   }),
@@ -85,6 +86,7 @@ const closedBase = await load(noopUrl, 'noop', 'closed');
 const closedPlumb = await load(portsUrl, 'port', 'closed', net.network.id);
 await ctl.close();
 noop.close();
+rmSync(dbDir, { recursive: true, force: true });
 
 const ms = (x: number): string => x.toFixed(2);
 const line = (label: string, r: LoadResult, unit: string): string =>
