@@ -15,5 +15,6 @@ export function busStateSource(nc: NatsConnection, host: string): StateSource {
     async stop() {
       await watch?.stop();
     },
+    portStoredAt: (id) => watch?.portStoredAt(id),
   };
 }

@@ -15,7 +15,7 @@ import { startResponder } from '../dhcp/responder.js';
 import { busStateSource } from './bus-source.js';
 import { hostExtensions } from './extensions.js';
 import { AgentService } from './service.js';
-import { fileStateSource } from './state-file.js';
+import { fileStateSource, type StateSource } from './state-file.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -28,7 +28,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent',
   const handle: KernelHandle = await openKernelHandle(cfg.netns === undefined ? {} : { netns: cfg.netns });
   let nc: NatsConnection | undefined;
   let reporter: StatusReporter | undefined;
-  let source;
+  let source: StateSource;
   if (cfg.nats) {
     nc = await connectBus({ url: cfg.nats.url, seedFile: cfg.nats.seedFile, name: `plumb-agent-${cfg.host}`, inboxPrefix: inboxPrefix(cfg.host), ...(cfg.nats.tls ? { tls: cfg.nats.tls } : {}) });
     reporter = new StatusReporter(nc, cfg.host, { version: AGENT_VERSION, ...(cfg.underlay.address ? { underlayAddress: cfg.underlay.address } : {}) });
@@ -40,6 +40,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent',
   const responder = cfg.dhcp ? await startResponder({ ...(cfg.netns === undefined ? {} : { netns: cfg.netns }), logger: log.child({ module: 'dhcp' }) }) : undefined;
   const metrics = agentMetrics();
   const metricsServer = cfg.metrics ? await startMetricsServer(metrics.registry, cfg.metrics.listen) : undefined;
+  const applied = new Map<string, number>(); // port id -> revision already counted in portApply
   const service = new AgentService({
     handle,
     source,
@@ -47,7 +48,16 @@ export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent',
     log,
     // bindings change at once with the desired state, before the kernel pass
     onState: (v) => responder?.update(v.state),
+    onLinks: (links) => responder?.setLinks(links),
     onPass: (result) => {
+      const now = Date.now();
+      for (const p of result.ports) {
+        if (p.status !== 'ACTIVE' || applied.get(p.id) === p.revision) continue;
+        applied.set(p.id, p.revision);
+        const storedAt = source.portStoredAt?.(p.id);
+        if (storedAt !== undefined) metrics.portApply.observe(Math.max(0, now - storedAt) / 1000);
+      }
+      if (applied.size > result.ports.length * 2) for (const id of [...applied.keys()]) if (!result.ports.some((p) => p.id === id)) applied.delete(id);
       reporter?.report(result.generation, result.ports.map((p) => ({ id: p.id, status: p.status, revision: p.revision, ...(p.reason ? { reason: p.reason } : {}) })));
       metrics.passes.inc();
       metrics.ops.inc(result.writes);

@@ -19,6 +19,8 @@ const ruleKey = (r: Rule): string => `${r.family}|${r.priority}|${r.iifName ?? '
 const neighKey = (n: Neigh): string => `${n.family}|${n.ifIndex}|${n.address}`;
 const fdbKey = (e: FdbEntry): string => `${e.ifIndex}|${e.mac}|${e.dst}`;
 
+const proxyFingerprint = (ns: readonly Neigh[]): string => ns.map(neighKey).sort().join(',');
+
 /** The device a sysctl path names (`net/ipv4/conf/<dev>/...`), if any. */
 const sysctlDevice = (path: string): string | undefined => (path.includes('/conf/') ? path.split('/')[3] : undefined);
 
@@ -38,6 +40,8 @@ export class ObservedCache {
   private readonly unsubscribe: () => void;
   /** Full reads since start (tests and metrics). */
   resyncs = 0;
+  /** The proxy entries the last pass saw, to tell when someone changed them (no notification). */
+  private proxySeen: string | undefined;
 
   constructor(private readonly handle: KernelHandle) {
     this.unsubscribe = handle.subscribe((e) => this.onEvent(e));
@@ -77,6 +81,7 @@ export class ObservedCache {
   async observed(links: Link[], sysctlPaths: Iterable<string>): Promise<Observed> {
     const ownedVxlans = new Set(links.filter((l) => l.kind === 'vxlan' && isOwnedLink(l)).map((l) => l.index));
     const proxies = await this.handle.proxyNeighList();
+    this.proxySeen = proxyFingerprint(proxies);
     const fdb = new Map<number, FdbEntry[]>([...ownedVxlans].map((i) => [i, []]));
     for (const e of this.fdb.values()) fdb.get(e.ifIndex)?.push(e);
     const paths = [...new Set(sysctlPaths)];
@@ -87,6 +92,16 @@ export class ObservedCache {
     }
     const sysctls = new Map<string, string | undefined>(paths.map((p) => [p, this.sysctls.get(p)]));
     return { links, routes: [...this.routes.values()], rules: [...this.rules.values()], neighs: [...this.neighs.values(), ...proxies], fdb, sysctls };
+  }
+
+  /**
+   * Whether the proxy entries differ from what the last pass saw. The kernel sends no
+   * notification for them, so the agent polls this (one small dump) to repair a hand-deleted
+   * proxy entry within a second, as it does for everything that is notified.
+   */
+  async proxiesChanged(): Promise<boolean> {
+    if (this.proxySeen === undefined) return false;
+    return proxyFingerprint(await this.handle.proxyNeighList()) !== this.proxySeen;
   }
 
   private async resync(): Promise<void> {

@@ -9,8 +9,11 @@ export interface RunnerOptions {
   backoffMaxMs: number;
 }
 
+// Passes read the observed state from notifications (observed-cache.ts), so a pass over an
+// unchanged host costs milliseconds: a short minimum interval keeps a new port's latency low
+// while bursts of triggers still merge into one pass.
 export const DEFAULT_RUNNER_OPTIONS: RunnerOptions = {
-  minIntervalMs: 100,
+  minIntervalMs: 10,
   maxIntervalMs: 60_000,
   backoffInitialMs: 500,
   backoffMaxMs: 30_000,

@@ -2,7 +2,7 @@
 // resync all trigger one bounded-frequency runner; each run reconciles the latest document.
 // While no valid document is known (or the source is away) the kernel is left as it is.
 import type { Logger } from 'pino';
-import type { KernelEvent, KernelHandle } from '../kernel/types.js';
+import type { KernelEvent, KernelHandle, Link } from '../kernel/types.js';
 import { validateHostState, type ValidatedState } from '../state/validate.js';
 import { errorMessage } from '../util/errors.js';
 import { logger } from '../util/log.js';
@@ -21,8 +21,13 @@ export interface AgentServiceOptions {
   onPass?: (result: PassResult, state: ValidatedState) => void;
   /** Called with every accepted document before the pass (e.g. to update DHCP bindings at once). */
   onState?: (state: ValidatedState) => void;
+  /** Called after every pass with the links the host has now (from the observed-state cache). */
+  onLinks?: (links: readonly Link[]) => void;
   log?: Logger;
 }
+
+/** Proxy ARP/NDP entries are not notified by the kernel: how often to look for hand-made changes. */
+const PROXY_POLL_MS = 400;
 
 export class AgentService {
   private latest: ValidatedState | undefined;
@@ -32,6 +37,8 @@ export class AgentService {
   private readonly log: Logger;
   private ownedIndexes = new Set<number>();
   private unsubscribe: (() => void) | undefined;
+  private proxyPoll: NodeJS.Timeout | undefined;
+  private polling = false;
   passes = 0;
 
   constructor(private readonly opts: AgentServiceOptions) {
@@ -45,6 +52,16 @@ export class AgentService {
 
   start(): void {
     this.unsubscribe = this.opts.handle.subscribe((e) => this.onKernelEvent(e));
+    this.proxyPoll = setInterval(() => {
+      if (!this.latest || this.polling) return;
+      this.polling = true;
+      this.cache
+        .proxiesChanged()
+        .then((changed) => changed && this.runner.trigger('kernel-proxy'))
+        .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'proxy entry check failed'))
+        .finally(() => (this.polling = false));
+    }, PROXY_POLL_MS);
+    this.proxyPoll.unref();
     this.opts.source.start(
       (doc) => {
         try {
@@ -65,6 +82,7 @@ export class AgentService {
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    clearInterval(this.proxyPoll);
     await this.opts.source.stop();
     await this.runner.stop();
     this.cache.close();
@@ -85,7 +103,9 @@ export class AgentService {
     if (reasons.includes('resync') || reasons.includes('retry')) this.cache.invalidate();
     const result = await this.reconciler.reconcile(state);
     this.passes += 1;
-    this.ownedIndexes = new Set((await this.cache.currentLinks()).filter(isOwnedLink).map((l) => l.index));
+    const links = await this.cache.currentLinks();
+    this.ownedIndexes = new Set(links.filter(isOwnedLink).map((l) => l.index));
+    this.opts.onLinks?.(links);
     this.log.debug({ reasons }, 'pass triggered');
     this.opts.onPass?.(result, state);
     // Rejections are not retried with backoff (a new document is needed); failures are.

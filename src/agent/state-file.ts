@@ -31,6 +31,8 @@ export function readStateFile(path: string): unknown {
 export interface StateSource {
   start(onDocument: (doc: unknown) => void, onError: (err: unknown) => void): void;
   stop(): Promise<void>;
+  /** When the source received a port's current version (ms since the epoch), if it knows. */
+  portStoredAt?(portId: string): number | undefined;
 }
 
 export function fileStateSource(path: string): StateSource {

@@ -49,12 +49,15 @@ export class HostDocument {
   private meta: Record<string, unknown> | undefined;
   private readonly networks = new Map<string, unknown>();
   private readonly ports = new Map<string, unknown>();
+  /** port id -> when the bus stored its current entry (ms since the epoch), when known. */
+  readonly portStoredAt = new Map<string, number>();
 
-  set(key: string, text: string): void {
+  set(key: string, text: string, storedAtMs?: number): void {
     const k = parseKey(key);
     if (!k) return;
     if (k.kind === 'meta') this.meta = parseEntry(text) as Record<string, unknown>;
     else (k.kind === 'net' ? this.networks : this.ports).set(k.id, parseEntry(text));
+    if (k.kind === 'port' && storedAtMs !== undefined) this.portStoredAt.set(k.id, storedAtMs);
   }
 
   delete(key: string): void {
@@ -62,6 +65,7 @@ export class HostDocument {
     if (!k) return;
     if (k.kind === 'meta') this.meta = undefined;
     else (k.kind === 'net' ? this.networks : this.ports).delete(k.id);
+    if (k.kind === 'port') this.portStoredAt.delete(k.id);
   }
 
   /** The document in key order; undefined until the meta key exists. */

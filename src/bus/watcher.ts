@@ -12,6 +12,8 @@ import { BUCKET, hostPrefix } from './layout.js';
 
 export interface HostStateWatch {
   stop(): Promise<void>;
+  /** When the bus stored a port's current entry (ms since the epoch): latency accounting. */
+  portStoredAt(portId: string): number | undefined;
 }
 
 export async function watchHostState(
@@ -21,22 +23,25 @@ export async function watchHostState(
   opts: { log?: Logger; coalesceMs?: number } = {},
 ): Promise<HostStateWatch> {
   const log = opts.log ?? logger('watcher', { host });
-  const coalesceMs = opts.coalesceMs ?? 20;
+  // the controller writes a port's key and then the host's meta key: one document for both
+  const coalesceMs = opts.coalesceMs ?? 5;
   let stopped = false;
   let current: { stop(): void } | undefined;
   let generation = 0; // which watch an entry belongs to
+  let entries = new HostDocument();
 
   const startWatch = async (): Promise<void> => {
     const mine = ++generation;
     current?.stop();
     const kv = await new Kvm(nc).open(BUCKET);
-    const entries = new HostDocument();
+    const own = new HostDocument();
+    entries = own;
     let initialDone = false;
     let timer: NodeJS.Timeout | undefined;
     const emit = (): void => {
       timer = undefined;
       if (mine !== generation || stopped) return;
-      const doc = entries.document();
+      const doc = own.document();
       if (doc !== undefined) onDocument(doc);
     };
     const iter = await kv.watch({ key: hostPrefix(host) });
@@ -44,8 +49,8 @@ export async function watchHostState(
     void (async () => {
       for await (const e of iter) {
         if (mine !== generation) break;
-        if (e.operation === 'PUT') entries.set(e.key, e.string());
-        else entries.delete(e.key);
+        if (e.operation === 'PUT') own.set(e.key, e.string(), e.created.getTime());
+        else own.delete(e.key);
         if (e.isUpdate) {
           if (!initialDone) {
             initialDone = true;
@@ -82,5 +87,6 @@ export async function watchHostState(
       generation++;
       current?.stop();
     },
+    portStoredAt: (id) => entries.portStoredAt.get(id),
   };
 }

@@ -36,6 +36,8 @@ export interface ResponderStats {
 
 export interface Responder {
   update(state: HostState): void;
+  /** The host's current links, as the agent observed them after a pass (saves a dump per change). */
+  setLinks(links: readonly { index: number; name: string; mac: string }[]): void;
   stats(): ResponderStats;
   close(): Promise<void>;
 }
@@ -44,6 +46,9 @@ interface LinkInfo {
   name: string;
   mac: string;
 }
+
+/** At most one link dump per this interval when bindings name ports not seen yet. */
+const REFRESH_MIN_INTERVAL_MS = 250;
 
 export async function startResponder(opts: { netns?: string; logger?: Logger; raIntervalSeconds?: number } = {}): Promise<Responder> {
   const log = opts.logger ?? logger('dhcp', opts.netns ? { netns: opts.netns } : {});
@@ -57,18 +62,31 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
   let links = new Map<number, LinkInfo>();
   let refreshing: Promise<void> | undefined;
   const allMulti = new Set<number>(); // ports receiving DHCPv6's All_DHCP_Relay_Agents_and_Servers
+  const useLinks = (ls: readonly { index: number; name: string; mac: string }[]): void => {
+    links = new Map(ls.map((l) => [l.index, { name: l.name, mac: l.mac }]));
+    for (const [index, link] of links) if (!allMulti.has(index) && ra.has(link.name) && rsSock.allMulticast(index)) allMulti.add(index);
+  };
   const refreshLinks = (): Promise<void> =>
     (refreshing ??= handle
       .linkList()
-      .then((ls) => {
-        links = new Map(ls.map((l) => [l.index, { name: l.name, mac: l.mac }]));
-        for (const [index, link] of links) if (!allMulti.has(index) && ra.has(link.name) && rsSock.allMulticast(index)) allMulti.add(index);
-      })
+      .then(useLinks)
       .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'link list failed'))
       .finally(() => {
         refreshing = undefined;
       }));
   await refreshLinks();
+  let refreshTimer: NodeJS.Timeout | undefined;
+  let refreshedAt = performance.now();
+  const throttledRefresh = (): void => {
+    if (refreshTimer) return;
+    const wait = Math.max(0, REFRESH_MIN_INTERVAL_MS - (performance.now() - refreshedAt));
+    refreshTimer = setTimeout(() => {
+      refreshTimer = undefined;
+      refreshedAt = performance.now();
+      void refreshLinks();
+    }, wait);
+    refreshTimer.unref();
+  };
 
   // Replies are built in one buffer (sending is synchronous), from each reply's options encoded
   // once: policy shares an options map between replies of the same kind to the same binding.
@@ -126,6 +144,7 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
     const payload = at && at.dstPort === 67 ? frame.subarray(at.payloadOffset, at.payloadOffset + at.payloadLength) : undefined;
     const msg = payload && parseMessage(payload);
     if (!payload || !msg) {
+      console.error("DEBUG malformed", ifIndex, frame.length, frame.subarray(0, 64).toString('hex'));
       stats.malformed += 1;
       return;
     }
@@ -135,6 +154,7 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
       serve(ifIndex, link, msg, srcMac);
       return;
     }
+    console.error("DEBUG unknown link", ifIndex, [...links.keys()], macString(frame, 0), srcMac, frame.length);
     // a port created since the last refresh: look again, then answer from a copy
     const kept = parseMessage(Buffer.from(payload)) as DhcpMessage;
     refreshLinks()
@@ -211,11 +231,18 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
     update(state) {
       table = buildBindings(state);
       ra = raBindings(state);
-      void refreshLinks();
+      // Ports with an IPv6 subnet need ALLMULTI (and periodic RAs) as soon as they exist. The
+      // agent's setLinks() after each pass brings new ports in without a dump; when used on its
+      // own, a port not seen yet is looked for with a throttled dump. (Frames from an ifindex
+      // not known yet trigger a dump of their own either way.)
+      const names = new Set([...links.values()].map((l) => l.name));
+      if ([...ra.keys()].some((name) => !names.has(name))) throttledRefresh();
     },
+    setLinks: useLinks,
     stats: () => ({ ...stats }),
     async close() {
       clearInterval(periodic);
+      clearTimeout(refreshTimer);
       await Promise.all([sock.close(), rsSock.close()]);
       handle.close();
       ns.close();

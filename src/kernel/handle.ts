@@ -6,8 +6,10 @@ import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import type { FdbEntry, KernelEvent, KernelEventKind, KernelHandle, KernelObject, Link, LinkChange, LinkSpec, Neigh, Route, Rule } from './types.js';
 import { announceFrame, FrameSender } from './announce.js';
 import { toKernelError } from './errno.js';
+import { errorMessage } from '../util/errors.js';
+import { logger } from '../util/log.js';
 import { NetnsBinding, openNetnsFd } from './netns.js';
-import { createPersistentTap } from './tap.js';
+import { closeTapFd, createPersistentTap } from './tap.js';
 import { AF_BRIDGE, AF_INET, AF_INET6 } from './rtnl/addr.js';
 import { parseAttrs, readU32 } from './rtnl/attrs.js';
 import { NLM_F, NTF, RTA, RTM } from './rtnl/constants.js';
@@ -16,6 +18,8 @@ import { ifinfomsg, rtmsg, fibRuleHdr } from './rtnl/messages.js';
 import { dumpBody, fdbBody, neighBody, parseFdb, parseNeigh } from './rtnl/neighbours.js';
 import { parseRoute, routeBody } from './rtnl/routes.js';
 import { parseRule, ruleBody } from './rtnl/rules.js';
+
+const log = logger('kernel');
 
 interface RawMessage {
   type: number;
@@ -72,11 +76,14 @@ class RtnlHandle implements KernelHandle {
 
   async linkAdd(spec: LinkSpec): Promise<void> {
     if (spec.kind === 'tap') {
+      let fd: number;
       try {
-        this.ns.run(() => createPersistentTap({ name: spec.name, owner: spec.owner, group: spec.group, multiQueue: spec.multiQueue, vnetHdr: spec.vnetHdr }));
+        fd = this.ns.run(() => createPersistentTap({ name: spec.name, owner: spec.owner, group: spec.group, multiQueue: spec.multiQueue, vnetHdr: spec.vnetHdr }));
       } catch (err) {
         throw toKernelError(`tuntap add ${spec.name}`, err);
       }
+      // detached before anything else sees the tap, so a VM can attach as soon as we resolve
+      await closeTapFd(fd);
       await this.linkSetByName(spec.name, { mtu: spec.mtu, alias: spec.alias });
       return;
     }
@@ -204,10 +211,26 @@ class RtnlHandle implements KernelHandle {
         for (const l of this.listeners) l({ kind: 'link', deleted: false, ifIndex: undefined, lost: true });
       });
       for (const g of GROUPS) sock.addMembership(g);
+      // This runs inside the package's native callback: an exception escaping it aborts the
+      // process, so a message that cannot be parsed becomes a 'lost' event (listeners re-read
+      // everything) and a throwing listener is reported, never rethrown.
       sock.socket.on('message', (msgs) => {
         for (const m of msgs as RawMessage[]) {
-          const e = toEvent(m);
-          if (e) for (const l of this.listeners) l(e);
+          let e: KernelEvent | undefined;
+          try {
+            e = toEvent(m);
+          } catch (err) {
+            log.error({ type: m.type, err: errorMessage(err) }, 'unparsable rtnetlink notification; treating it as lost');
+            e = { kind: 'link', deleted: false, ifIndex: undefined, lost: true };
+          }
+          if (!e) continue;
+          for (const l of this.listeners) {
+            try {
+              l(e);
+            } catch (err) {
+              log.error({ err: err instanceof Error ? err.stack : String(err) }, 'kernel event listener failed');
+            }
+          }
         }
       });
       this.events = sock;

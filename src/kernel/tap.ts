@@ -2,7 +2,7 @@
 // TUNSETPERSIST), the way `ip tuntap add` does it, without spawning a process. The tap is
 // created in the namespace of the thread that opens /dev/net/tun, so callers wrap this in
 // withNetns.
-import { closeSync, openSync } from 'node:fs';
+import { close, closeSync, openSync } from 'node:fs';
 import koffi from 'koffi';
 import { KernelError, ExistsError, BusyError } from './errors.js';
 
@@ -41,8 +41,12 @@ export interface TapOptions {
   vnetHdr: boolean;
 }
 
-/** Create a persistent tap (fails with ExistsError if a device of that name exists). */
-export function createPersistentTap(o: TapOptions): void {
+/**
+ * Create a persistent tap (fails with ExistsError if a device of that name exists). Returns the
+ * still-open /dev/net/tun descriptor: the caller closes it with closeTapFd, off the main thread,
+ * because detaching the queue waits for an RCU grace period (~0.5-1 ms each, in series).
+ */
+export function createPersistentTap(o: TapOptions): number {
   const fd = openSync('/dev/net/tun', 'r+');
   try {
     const ifr = Buffer.alloc(40);
@@ -53,7 +57,14 @@ export function createPersistentTap(o: TapOptions): void {
     if (o.owner !== undefined && ioctlInt(fd, TUNSETOWNER, o.owner) < 0) fail('TUNSETOWNER', o.name);
     if (o.group !== undefined && ioctlInt(fd, TUNSETGROUP, o.group) < 0) fail('TUNSETGROUP', o.name);
     if (ioctlInt(fd, TUNSETPERSIST, 1) < 0) fail('TUNSETPERSIST', o.name);
-  } finally {
+    return fd;
+  } catch (err) {
     closeSync(fd);
+    throw err;
   }
+}
+
+/** Close the descriptor createPersistentTap returned, in the thread pool. */
+export function closeTapFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => close(fd, (err) => (err ? reject(err) : resolve())));
 }

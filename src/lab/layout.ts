@@ -19,6 +19,8 @@ export function vmNetns(device: string): string {
 }
 
 export const UNDERLAY = { cidr: '10.90.0.0/24', h1: '10.90.0.1', h2: '10.90.0.2' } as const;
+/** Where each lab agent serves Prometheus metrics (the agent process runs in the root namespace). */
+export const LAB_AGENT_METRICS = { h1: '127.0.0.1:9461', h2: '127.0.0.1:9462' } as const;
 
 /** The public segment the routed network lives on; the router namespace is its gateway. */
 export const PUBLIC = {

@@ -12,6 +12,12 @@ export function agentMetrics(registry = new Registry()) {
     errors: new Counter({ name: 'plumb_agent_errors_total', help: 'Problems by kind: rejected (invalid desired state), unapplied (not applicable on this host), failed (kernel op failed)', labelNames: ['kind'], registers: [registry] }),
     duration: new Histogram({ name: 'plumb_agent_reconcile_duration_seconds', help: 'Duration of reconcile passes', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
     ports: new Gauge({ name: 'plumb_agent_ports', help: 'Ports by status', labelNames: ['status'], registers: [registry] }),
+    portApply: new Histogram({
+      name: 'plumb_agent_port_apply_seconds',
+      help: "From the bus storing a port's desired state to the end of the pass that made it ACTIVE (the agent's share of API-to-ACTIVE; host and NATS clocks must agree)",
+      buckets: [0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
     dhcp: new Counter({ name: 'plumb_agent_dhcp_packets_total', help: 'DHCP/RA packets by outcome: answered, ignored, malformed', labelNames: ['outcome'], registers: [registry] }),
   };
 }

@@ -7,6 +7,9 @@ import koffi from 'koffi';
 import { AF_PACKET, SOCK_RAW, closeFn, lastErrno, pollFn, recvfromFn, sendFrame, setsockoptFn, socketFn } from './raw.js';
 import { PlumbError } from '../util/errors.js';
 import type { NetnsBinding } from '../kernel/netns.js';
+import { logger } from '../util/log.js';
+
+const log = logger('packet');
 
 export class PacketSocketError extends PlumbError {}
 
@@ -81,6 +84,8 @@ export interface ReceivedFrame {
 export class PacketSocket {
   private fd: number;
   private closed = false;
+  /** Frames whose handler threw (dropped, logged). */
+  handlerErrors = 0;
   private loop: Promise<void> | undefined;
   // the filter program must stay alive while attached
   private readonly filter: Buffer;
@@ -137,7 +142,14 @@ export class PacketSocket {
     this.loop = new Promise<void>((resolve) => (stopped = resolve));
     const deliver = (n: number): void => {
       if (addr.readUInt8(10) === PACKET_OUTGOING) return;
-      onFrame({ ifIndex: addr.readInt32LE(4), frame: buf.subarray(0, n) });
+      // Frames are delivered from koffi's native callback too, where an escaping exception
+      // aborts the whole process: a handler that throws loses that frame only.
+      try {
+        onFrame({ ifIndex: addr.readInt32LE(4), frame: buf.subarray(0, n) });
+      } catch (err) {
+        this.handlerErrors += 1;
+        log.error({ err: err instanceof Error ? err.stack : String(err), length: n }, 'frame handler failed; frame dropped');
+      }
     };
     const drain = (): number => {
       let got = 0;
