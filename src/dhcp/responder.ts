@@ -144,7 +144,6 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
     const payload = at && at.dstPort === 67 ? frame.subarray(at.payloadOffset, at.payloadOffset + at.payloadLength) : undefined;
     const msg = payload && parseMessage(payload);
     if (!payload || !msg) {
-      console.error("DEBUG malformed", ifIndex, frame.length, frame.subarray(0, 64).toString('hex'));
       stats.malformed += 1;
       return;
     }
@@ -154,7 +153,6 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
       serve(ifIndex, link, msg, srcMac);
       return;
     }
-    console.error("DEBUG unknown link", ifIndex, [...links.keys()], macString(frame, 0), srcMac, frame.length);
     // a port created since the last refresh: look again, then answer from a copy
     const kept = parseMessage(Buffer.from(payload)) as DhcpMessage;
     refreshLinks()

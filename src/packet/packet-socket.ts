@@ -4,7 +4,7 @@
 // koffi async call on the libuv thread pool with a 1 s receive timeout, so close() is prompt;
 // a busy one is read on the main thread (see start()).
 import koffi from 'koffi';
-import { AF_PACKET, SOCK_RAW, closeFn, lastErrno, pollFn, recvfromFn, sendFrame, setsockoptFn, socketFn } from './raw.js';
+import { AF_PACKET, SOCK_RAW, bindFn, closeFn, lastErrno, pollFn, recvfromFn, sendFrame, setsockoptFn, socketFn } from './raw.js';
 import { PlumbError } from '../util/errors.js';
 import type { NetnsBinding } from '../kernel/netns.js';
 import { logger } from '../util/log.js';
@@ -91,7 +91,10 @@ export class PacketSocket {
   private readonly filter: Buffer;
 
   constructor(ns: NetnsBinding, program: BpfProgram = DHCP_SERVER_FILTER) {
-    this.fd = ns.run(() => socketFn(AF_PACKET, SOCK_RAW, ETH_P_ALL_BE) as number);
+    // protocol 0: nothing is queued until bind() below, after the filter is attached (a socket
+    // opened with ETH_P_ALL queues every frame on the host, unfiltered, until then: a VM's MLD
+    // report arriving in that window was read later as a malformed DHCP request)
+    this.fd = ns.run(() => socketFn(AF_PACKET, SOCK_RAW, 0) as number);
     if (this.fd < 0) throw new PacketSocketError(`socket(AF_PACKET) failed: errno ${lastErrno()} (CAP_NET_RAW needed)`);
     this.filter = Buffer.alloc(program.length * 8);
     program.forEach(([code, jt, jf, k], i) => {
@@ -115,6 +118,14 @@ export class PacketSocket {
     const tv = Buffer.alloc(16);
     tv.writeBigInt64LE(1n, 0);
     setsockoptFn(this.fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16);
+    const sll = Buffer.alloc(20); // sockaddr_ll: every interface, every protocol
+    sll.writeUInt16LE(AF_PACKET, 0);
+    sll.writeUInt16LE(ETH_P_ALL_BE, 2);
+    if ((bindFn(this.fd, sll, 20) as number) !== 0) {
+      const errno = lastErrno();
+      closeFn(this.fd);
+      throw new PacketSocketError(`bind(AF_PACKET, ETH_P_ALL) failed: errno ${errno}`);
+    }
   }
 
   /**

@@ -8,6 +8,7 @@ export const setsockoptFn = libc.func('int setsockopt(int fd, int level, int nam
 export const recvfromFn = libc.func('long recvfrom(int fd, void *buf, unsigned long len, int flags, void *addr, void *addrlen)');
 const sendtoFn = libc.func('long sendto(int fd, void *buf, unsigned long len, int flags, void *addr, uint32_t addrlen)');
 export const pollFn = libc.func('int poll(void *fds, unsigned long nfds, int timeout)');
+export const bindFn = libc.func('int bind(int fd, void *addr, uint32_t len)');
 export const closeFn = libc.func('int close(int fd)');
 const errnoLocation = libc.func('int *__errno_location()');
 

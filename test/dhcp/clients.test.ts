@@ -1,5 +1,5 @@
 // Real DHCP clients against plumb's responder, on ports the agent built: a routed IP-less port
-// and a bridged private network. Each client must get exactly its bound configuration; unknown
+// and bridged private networks (one without a gateway, one with gateway, DNS, domain, routes). Each client must get exactly its bound configuration; unknown
 // MACs and known MACs on another port get no answer at all.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
@@ -14,7 +14,7 @@ import { Netns, ipIn } from '../helpers/netns.js';
 import { tempDir, vethBetween } from '../helpers/topology.js';
 
 const netns = new Netns();
-let host: string, vmR: string, vmB: string, vmX: string, router: string;
+let host: string, vmR: string, vmB: string, vmX: string, vmI: string, router: string;
 let handle: KernelHandle;
 let responder: Responder;
 const dir = tempDir();
@@ -28,11 +28,14 @@ function doc(extraPorts: unknown[] = []) {
     networks: [
       { id: 'pub', type: 'IP_LESS_ROUTED', uplink: 'pub0', routingTable: 100, mtu: 1500, domain: 'example.org', subnets: [{ cidr: '203.0.113.0/24', gateway: '203.0.113.1', dns: ['203.0.113.53', '203.0.113.54'], routes: [{ destination: '198.51.100.0/24', nexthop: '203.0.113.1' }], leaseSeconds: 600 }, { cidr: '2001:db8:7::/64', gateway: '2001:db8:7::1', dns: ['2001:db8:7::53'], searchDomains: ['example.org', 'lab.example.org'] }] },
       { id: 'priv', type: 'MAC_FILTERED', macPrefix: 'aa:00:05', mtu: 1400, subnets: [{ cidr: '192.168.5.0/24' }] },
+      // a bridged private network with everything a client can be handed (a router VM at .1)
+      { id: 'priv2', type: 'MAC_FILTERED', macPrefix: 'aa:00:06', mtu: 1450, domain: 'priv.example', subnets: [{ cidr: '192.168.6.0/24', gateway: '192.168.6.1', dns: ['192.168.6.53'], routes: [{ destination: '10.6.0.0/16', nexthop: '192.168.6.1' }], leaseSeconds: 900 }] },
     ],
     ports: [
       { id: 'r', network: 'pub', mac: 'aa:00:00:00:07:01', addresses: ['203.0.113.7'], kind: 'veth', veth: { netns: vmR }, hostname: 'vm-r' },
       { id: 'b', network: 'priv', mac: 'aa:00:05:00:00:02', addresses: ['192.168.5.2'], kind: 'veth', veth: { netns: vmB }, hostname: 'vm-b' },
       { id: 'x', network: 'priv', mac: 'aa:00:05:00:00:03', addresses: ['192.168.5.3'], kind: 'veth', veth: { netns: vmX } },
+      { id: 'i', network: 'priv2', mac: 'aa:00:06:00:00:02', addresses: ['192.168.6.2'], kind: 'veth', veth: { netns: vmI }, hostname: 'vm-i' },
       ...extraPorts,
     ],
   };
@@ -68,13 +71,14 @@ beforeAll(async () => {
   vmR = netns.add('pt-dvr');
   vmB = netns.add('pt-dvb');
   vmX = netns.add('pt-dvx');
+  vmI = netns.add('pt-dvi');
   router = netns.add('pt-drt');
   vethBetween(host, 'pub0', router, 'up0');
   handle = await openKernelHandle({ netns: host });
   const v = validateHostState(doc());
   const res = await new Reconciler(handle).reconcile(v);
   expect(res.failures).toEqual([]);
-  for (const vm of [vmR, vmB, vmX]) ipIn(vm, 'link', 'set', 'eth0', 'up');
+  for (const vm of [vmR, vmB, vmX, vmI]) ipIn(vm, 'link', 'set', 'eth0', 'up');
   responder = await startResponder({ netns: host });
   responder.update(v.state);
 });
@@ -141,18 +145,25 @@ describe('DHCPv4 responder with busybox udhcpc', () => {
   });
 });
 
-/** Run ISC dhclient or dhcpcd once in `ns` with a hook script that records what it got. */
-async function isc(kind: 'dhclient' | 'dhcpcd', ns: string): Promise<Record<string, string>> {
+/**
+ * Run ISC dhclient or dhcpcd once in `ns` with a hook script that records what it got.
+ * `timeoutSeconds`: give up sooner than the clients' defaults (for cases that must get nothing).
+ */
+async function isc(kind: 'dhclient' | 'dhcpcd', ns: string, timeoutSeconds?: number): Promise<Record<string, string>> {
   const out = join(dir, `${kind}-${ns}.env`);
   writeFileSync(out, '');
   const hook = join(dir, `${kind}-hook.sh`);
   // both clients export new_* variables to their hook on a new lease
   writeFileSync(hook, `#!/bin/sh\ncase "$reason" in BOUND|REBOOT|RENEW) env | grep '^new_' >> "${out}";; esac\nexit 0\n`);
   chmodSync(hook, 0o755);
+  // dhclient has no timeout flag: its configuration file (Debian's request list, then the timeout)
+  const cf = join(dir, `dhclient-${timeoutSeconds ?? 'default'}.conf`);
+  if (kind === 'dhclient' && timeoutSeconds !== undefined) writeFileSync(cf, `option rfc3442-classless-static-routes code 121 = array of unsigned integer 8;\nrequest subnet-mask, broadcast-address, routers, domain-name, domain-name-servers, domain-search, host-name, interface-mtu, rfc3442-classless-static-routes;\ntimeout ${timeoutSeconds};\n`);
   const args =
     kind === 'dhclient'
-      ? ['-1', '-4', '-sf', hook, '-lf', join(dir, `${ns}.leases`), '-pf', join(dir, `${ns}.pid`), 'eth0']
-      : ['-1', '-4', '-B', '-A', '-t', '10', '-c', hook, '--nohook', 'resolv.conf', '-o', 'interface_mtu', '-o', 'classless_static_routes', 'eth0'];
+      ? ['-1', '-4', ...(timeoutSeconds !== undefined ? ['-cf', cf] : []), '-sf', hook, '-lf', join(dir, `${ns}${timeoutSeconds === undefined ? '' : '-t'}.leases`), '-pf', join(dir, `${ns}.pid`), 'eth0']
+      : // dhcpcd -B ignores its timeout: a client that must get nothing runs without -B, and exits when it times out
+        ['-1', '-4', ...(timeoutSeconds !== undefined ? ['-t', String(timeoutSeconds)] : ['-B', '-t', '10']), '-A', '-c', hook, '--nohook', 'resolv.conf', '-o', 'interface_mtu', '-o', 'classless_static_routes', 'eth0'];
   await run('ip', ['netns', 'exec', ns, kind === 'dhclient' ? '/usr/sbin/dhclient' : '/usr/sbin/dhcpcd', ...args], process.env);
   // dhclient stays behind as a daemon once bound: stop it by its pid file
   try {
@@ -240,7 +251,37 @@ describe('ISC dhclient and dhcpcd', () => {
       const routes = env.new_rfc3442_classless_static_routes ?? env.new_classless_static_routes;
       expect(routes).toMatch(kind === 'dhclient' ? /^24 198 51 100 203 0 113 1 0 203 0 113 1$/ : /^198\.51\.100\.0\/24 203\.0\.113\.1 0\.0\.0\.0\/0 203\.0\.113\.1$/);
     }, 60_000);
+
+    it(`${kind} on a bridged private network gets exactly its address, router, DNS, MTU, hostname, domain and static routes`, async () => {
+      const env = await isc(kind, vmI);
+      expect(env.new_ip_address, JSON.stringify(env)).toBe('192.168.6.2');
+      expect(env.new_subnet_mask).toBe('255.255.255.0');
+      expect(env.new_broadcast_address).toBe('192.168.6.255');
+      expect(env.new_routers).toBe('192.168.6.1');
+      expect(env.new_domain_name_servers).toBe('192.168.6.53');
+      expect(env.new_domain_name).toBe('priv.example');
+      expect(env.new_host_name).toBe('vm-i');
+      expect(env.new_interface_mtu).toBe('1450');
+      expect(env.new_dhcp_lease_time).toBe('900');
+      expect(env.new_dhcp_server_identifier).toBe('192.168.6.1');
+      const routes = env.new_rfc3442_classless_static_routes ?? env.new_classless_static_routes;
+      expect(routes).toMatch(kind === 'dhclient' ? /^16 10 6 192 168 6 1 0 192 168 6 1$/ : /^10\.6\.0\.0\/16 192\.168\.6\.1 0\.0\.0\.0\/0 192\.168\.6\.1$/);
+    }, 60_000);
   }
+
+  it('neither gets an answer for an unknown MAC on the bridged network, and it is counted', async () => {
+    const before = responder.stats().ignoredUnknownMac;
+    ipIn(vmI, 'link', 'set', 'eth0', 'address', 'aa:00:06:00:00:99');
+    try {
+      for (const kind of ['dhclient', 'dhcpcd'] as const) {
+        const env = await isc(kind, vmI, 4);
+        expect(env.new_ip_address, `${kind} got ${JSON.stringify(env)}`).toBeUndefined();
+      }
+      expect(responder.stats().ignoredUnknownMac).toBeGreaterThan(before);
+    } finally {
+      ipIn(vmI, 'link', 'set', 'eth0', 'address', 'aa:00:06:00:00:02');
+    }
+  }, 60_000);
 });
 
 describe('the running responder under garbage', () => {
@@ -279,6 +320,34 @@ describe('the running responder under garbage', () => {
     ipIn(vmX, 'link', 'set', 'eth0', 'address', 'aa:00:05:00:00:03');
     const r = await udhcpc(vmX);
     expect(r.env.ip).toBe('192.168.5.3');
+  });
+});
+
+describe('what the packet socket takes in', () => {
+  it("a DHCP request another socket on the host sends out of a port is not taken for the VM's", async () => {
+    const { NetnsBinding } = await import('../../src/kernel/netns.js');
+    const { FrameSender } = await import('../../src/kernel/announce.js');
+    const { buildUdp4 } = await import('../../src/packet/frames.js');
+    const { serializeMessage } = await import('../../src/dhcp/codec/message.js');
+    const { portIfname } = await import('../../src/state/names.js');
+    const port = validateHostState(doc()).state.ports.find((p) => p.id === 'b');
+    const ifIndex = Number(/^(\d+):/.exec(ipIn(host, '-o', 'link', 'show', portIfname(port as NonNullable<typeof port>)))?.[1]);
+    expect(ifIndex).toBeGreaterThan(0);
+    // a well-formed DISCOVER from vm-b's own MAC, but leaving the host towards the VM
+    const discover = serializeMessage({ op: 1, xid: 9, secs: 0, flags: 0x8000, ciaddr: '0.0.0.0', yiaddr: '0.0.0.0', siaddr: '0.0.0.0', giaddr: '0.0.0.0', chaddr: 'aa:00:05:00:00:02', options: new Map([[53, Buffer.from([1])]]) });
+    const ns = new NetnsBinding(host);
+    const sender = new FrameSender(ns);
+    const before = responder.stats();
+    try {
+      for (let i = 0; i < 20; i++) sender.send(ifIndex, buildUdp4({ srcMac: 'aa:00:05:00:00:02', dstMac: 'ff:ff:ff:ff:ff:ff', srcIp: '0.0.0.0', dstIp: '255.255.255.255', srcPort: 68, dstPort: 67, payload: discover }));
+    } finally {
+      sender.close();
+      ns.close();
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect(JSON.stringify(responder.stats())).toBe(JSON.stringify(before));
+    expect(responder.stats().received).toBe(before.received);
+    expect(responder.stats().answered).toBe(before.answered);
   });
 });
 
