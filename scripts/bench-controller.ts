@@ -11,6 +11,7 @@
 // The load generator is a worker thread (scripts/load-worker.mjs), off the server's event loop.
 //   npx tsx scripts/bench-controller.ts [--rate 1000] [--seconds 10] [--warmup 2] [--ports 3000] [--clients 64] [--json]
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +38,11 @@ const WARMUP = Number(values.warmup);
 const auth = `Basic ${Buffer.from('bench:bench').toString('base64')}`;
 
 interface LoadResult {
+  /** the server's event-loop delay during the run (main thread), ms */
+  loopP99?: number;
+  loopMax?: number;
+  /** fraction of the run the server's event loop was busy (main thread) */
+  elu?: number;
   count: number;
   rate: number;
   p50: number;
@@ -50,15 +56,22 @@ interface LoadResult {
 }
 
 let runSeq = 0;
-function load(url: string, bodyKind: 'noop' | 'port', mode: 'open' | 'closed', networkId = ''): Promise<LoadResult> {
+async function load(url: string, bodyKind: 'noop' | 'port', mode: 'open' | 'closed', networkId = ''): Promise<LoadResult> {
   const idPrefix = `vm${runSeq++}-`; // every port is for a new device, like VMs booting
-  return new Promise((resolve, reject) => {
+  // how long the server's event loop was blocked: separates the server's own stalls from CPU
+  // contention (other processes on the machine) in the latency tail
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const elu0 = performance.eventLoopUtilization();
+  const r = await new Promise<LoadResult>((resolve, reject) => {
     const w = new Worker(new URL('./load-worker.mjs', import.meta.url), {
       workerData: { url, mode, total: TOTAL, rate: RATE, seconds: SECONDS, warmup: WARMUP, clients: CLIENTS, auth, bodyKind, networkId, idPrefix },
     });
     w.once('message', (m: LoadResult) => resolve(m));
     w.once('error', reject);
   });
+  loop.disable();
+  return { ...r, loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6, elu: performance.eventLoopUtilization(elu0).utilization };
 }
 
 const noop = createServer((req, res) => {
@@ -90,7 +103,7 @@ rmSync(dbDir, { recursive: true, force: true });
 
 const ms = (x: number): string => x.toFixed(2);
 const line = (label: string, r: LoadResult, unit: string): string =>
-  `  ${label}: ${r.rate.toFixed(0)} ${unit}/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, max ${ms(r.max)} ms, errors ${r.errors}${r.firstError ? ` (first: ${r.firstError})` : ''}${r.late !== undefined ? `, sent >1 ms late ${r.late}` : ''}`;
+  `  ${label}: ${r.rate.toFixed(0)} ${unit}/s, p50 ${ms(r.p50)} ms, p99 ${ms(r.p99)} ms, max ${ms(r.max)} ms, errors ${r.errors}${r.firstError ? ` (first: ${r.firstError})` : ''}${r.late !== undefined ? `, sent >1 ms late ${r.late}` : ''}; server event loop busy ${((r.elu ?? NaN) * 100).toFixed(0)} %, delay p99 ${ms(r.loopP99 ?? NaN)} ms, max ${ms(r.loopMax ?? NaN)} ms`;
 if (values.json) {
   console.log(JSON.stringify({ clients: CLIENTS, open: { offered: RATE, seconds: SECONDS, warmup: WARMUP, baseline: openBase, plumb: openPlumb }, closed: { requests: TOTAL, baseline: closedBase, plumb: closedPlumb } }));
 } else {

@@ -8,9 +8,9 @@ import type { Principal } from './auth.js';
 import type { ControllerConfig } from './config.js';
 import { BadRequestError, ConflictError, ForbiddenError, IpAddressInUseError, NetworkInUseError, NotFoundError, OverQuotaError, PoolExhaustedError } from './errors.js';
 import { defaultPools, nthSubnet24 } from './ipam.js';
-import type { FloatingIpRow, HostRow, NetworkRow, PortRow } from './rows.js';
+import type { FixedIpRow, FloatingIpRow, HostRow, NetworkRow, PortRow } from './rows.js';
 import { floatingIpView, networkView, portView, subnetView } from './rows.js';
-import type { ControllerStore, StoreReader, StoreTx } from './store.js';
+import type { ControllerStore, NewPort, StoreReader, StoreTx } from './store.js';
 import { cidrContains, normalizeAddress, parseCidr, networkAddress } from '../util/ip.js';
 
 type Body = Record<string, unknown>;
@@ -338,44 +338,63 @@ export class ControllerService {
       const profile = (body['binding:profile'] ?? {}) as Body;
       if (typeof profile !== 'object') throw new BadRequestError('binding:profile', 'must be an object');
       const firewall = firewallArg(body, 'DISABLED');
-      const id = await this.insertPort(tx, p, n, deviceId, host, requested, profile, firewall, str(body, 'name'));
-      const row = await tx.port(id);
-      if (!row) throw new NotFoundError('Port', String(id));
-      return { result: await this.portBody(tx, row), hosts: [host, ...(await tx.hostsOfNetwork(n.id))] };
+      const created = await this.insertPort(tx, p, n, deviceId, host, requested, profile, firewall, str(body, 'name'));
+      return { result: portView(created.row, created.ips), hosts: [host, ...(await tx.hostsOfNetwork(n.id))] };
     });
   }
 
-  private async insertPort(tx: StoreTx, p: Principal, n: NetworkRow, deviceId: string, host: string | null, requested: string[], profile: Body, firewall: string, name?: string): Promise<number> {
+  /** Inserts a port with its addresses in `tx`; the row and addresses as stored (no read-back). */
+  private async insertPort(tx: StoreTx, p: Principal, n: NetworkRow, deviceId: string, host: string | null, requested: string[], profile: Body, firewall: string, name?: string): Promise<{ row: PortRow; ips: FixedIpRow[] }> {
     const q = this.cfg.quotas;
-    if (deviceId && !(await tx.deviceOnNetwork(n.id, deviceId))) {
+    const mine = deviceId ? await tx.devicePorts(deviceId) : [];
+    const newDevice = !!deviceId && !mine.some((x) => x.networkId === n.id);
+    if (newDevice) {
       // a device new on this network counts against the per-network device limit
       const devices = await tx.deviceCount(n.id);
       if (devices >= q.devicesPerNetwork) throw new OverQuotaError('Devices per network', q.devicesPerNetwork - devices);
     }
     let nic = 0;
     if (deviceId) {
-      const nics = await tx.nicIndexes(deviceId);
-      if (nics.length >= q.nicsPerDevice) throw new OverQuotaError('NICs per device', q.nicsPerDevice - nics.length);
+      if (mine.length >= q.nicsPerDevice) throw new OverQuotaError('NICs per device', q.nicsPerDevice - mine.length);
       // the device's NIC index: the lowest unused, so names stay stable (no renaming of others)
-      const used = new Set(nics);
+      const used = new Set(mine.map((x) => x.nicIndex));
       while (used.has(nic)) nic++;
     }
-    const mac = await this.freeMac(tx, n);
-    const portId = await tx.insertPort({
+    const port: NewPort = {
       networkId: n.id,
+      newDevice,
       project: p.project,
       name: name ?? (deviceId ? `nic-${deviceId}-${nic}` : ''),
       deviceId,
       deviceOwner: deviceId ? 'compute:plumb' : '',
       nicIndex: deviceId ? nic : null,
-      mac,
+      mac: await this.freeMac(tx, n),
       host,
       profile: JSON.stringify(profile),
       firewallProfile: firewall,
       at: now(),
-    });
-    await this.allocateAddresses(tx, p, n, portId, requested);
-    return portId;
+    };
+    const id = await tx.insertPort(port);
+    const ips = await this.allocateAddresses(tx, p, n, id, requested);
+    const row: PortRow = {
+      id,
+      network_id: port.networkId,
+      project: port.project,
+      name: port.name,
+      device_id: port.deviceId,
+      device_owner: port.deviceOwner,
+      nic_index: port.nicIndex,
+      mac: port.mac,
+      host: port.host,
+      status: 'BUILD',
+      status_reason: null,
+      revision: 1,
+      profile: port.profile,
+      firewall_profile: port.firewallProfile,
+      created: port.at,
+      updated: port.at,
+    };
+    return { row, ips };
   }
 
   private async freeMac(tx: StoreTx, n: NetworkRow): Promise<string> {
@@ -388,8 +407,10 @@ export class ControllerService {
     throw new PoolExhaustedError(`No free MAC address under ${prefix}`);
   }
 
-  private async allocateAddresses(tx: StoreTx, p: Principal, n: NetworkRow, portId: number, requested: string[]): Promise<void> {
+  /** The port's addresses: the requested ones, or the first free of each IP version. */
+  private async allocateAddresses(tx: StoreTx, p: Principal, n: NetworkRow, portId: number, requested: string[]): Promise<FixedIpRow[]> {
     const subnets = await tx.subnetsOf(n.id);
+    const out: FixedIpRow[] = [];
     if (requested.length > 0) {
       for (const raw of requested) {
         const ip = normalizeAddress(raw);
@@ -400,9 +421,10 @@ export class ControllerService {
         if (fip && (fip.project !== p.project || fip.port_id !== null)) throw new IpAddressInUseError(ip);
         if (n.public === 1 && !fip && !p.admin) throw new ForbiddenError(`Reserve ${ip} as a floating IP first (ip create) to use it`);
         await tx.insertFixedIp(portId, s.id, ip);
+        out.push({ port_id: portId, subnet_id: s.id, ip });
         if (fip) await tx.setFloatingIpPort(fip.id, portId);
       }
-      return;
+      return out;
     }
     // one address per IP version, first free in the pools
     const seen = new Set<number>();
@@ -412,7 +434,9 @@ export class ControllerService {
       const ip = await tx.firstFreeAddress(s);
       if (!ip) throw new PoolExhaustedError(`No more IP addresses available on network ${n.id} (subnet ${s.cidr})`);
       await tx.insertFixedIp(portId, s.id, ip);
+      out.push({ port_id: portId, subnet_id: s.id, ip });
     }
+    return out;
   }
 
   async updatePort(p: Principal, id: string, body: Body): Promise<Body> {

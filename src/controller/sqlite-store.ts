@@ -65,6 +65,8 @@ export class SqliteStore implements ControllerStore {
   /** subnet -> lowest address that may be free (exact first-free without a scan of used ones) */
   private readonly hints = new Map<number, bigint>();
   private readonly pools = new Map<number, { raw: string; pools: Pool[] }>();
+  /** network -> its subnets; this connection is the only writer, so it knows every change */
+  private readonly subnetCache = new Map<number, SubnetRow[]>();
   private chain: Promise<void> = Promise.resolve();
   private group: Group | undefined;
   private closed = false;
@@ -118,42 +120,55 @@ export class SqliteStore implements ControllerStore {
     if (this.closed) return Promise.reject(new StoreClosedError());
     return new Promise<T>((resolve, reject) => {
       this.chain = this.chain.then(async () => {
-        let inSavepoint = false;
+        // the first write unit of a group has the transaction to itself (its rollback is a
+        // ROLLBACK); a later one gets a savepoint
+        let scope: 'none' | 'transaction' | 'savepoint' = 'none';
         this.unitAllocated = false;
         try {
-          if (write || this.group) {
+          if (write && !this.group) {
             this.openGroup();
-            if (write) {
-              this.q('SAVEPOINT unit').run();
-              inSavepoint = true;
-            }
+            scope = 'transaction';
+          } else if (write) {
+            this.q('SAVEPOINT unit').run();
+            scope = 'savepoint';
           }
           const result = await fn(this.tx);
-          if (inSavepoint) this.q('RELEASE unit').run();
-          inSavepoint = false;
+          if (scope === 'savepoint') this.q('RELEASE unit').run();
+          scope = 'none';
+          // reads that ran inside an open group saw its writes: they too wait for its commit
           if (this.group) this.group.settle.push({ resolve: () => resolve(result), reject });
           else resolve(result);
         } catch (err) {
-          if (inSavepoint) {
-            try {
-              this.q('ROLLBACK TO unit').run();
-              this.q('RELEASE unit').run();
-            } catch (e) {
-              this.log.error({ err: String(e) }, 'rollback to savepoint failed');
-            }
-            // a rolled-back allocation may have moved a hint past a free address: start over exactly
-            if (this.unitAllocated) this.hints.clear();
-          }
+          if (scope !== 'none') this.rollbackUnit(scope);
           reject(err);
         }
       });
     });
   }
 
+  private rollbackUnit(scope: 'transaction' | 'savepoint'): void {
+    try {
+      if (scope === 'savepoint') {
+        this.q('ROLLBACK TO unit').run();
+        this.q('RELEASE unit').run();
+      } else {
+        // no other unit joined: units run one at a time and join only once finished
+        this.q('ROLLBACK').run();
+        this.group = undefined;
+      }
+    } catch (e) {
+      this.log.error({ err: String(e) }, 'rollback failed');
+    }
+    // a rolled-back allocation may have moved a hint past a free address: start over exactly
+    if (this.unitAllocated) this.hints.clear();
+    this.subnetCache.clear();
+  }
+
   private openGroup(): void {
     if (this.group) return;
     this.q('BEGIN IMMEDIATE').run();
     this.group = { settle: [] };
+    // commit at the end of this event-loop turn, between units (after the one running now)
     setImmediate(() => {
       this.chain = this.chain.then(() => this.commit());
     });
@@ -173,6 +188,7 @@ export class SqliteStore implements ControllerStore {
         /* already rolled back by SQLite */
       }
       this.hints.clear();
+      this.subnetCache.clear();
       for (const s of g.settle) s.reject(err);
       return;
     }
@@ -227,10 +243,17 @@ export class SqliteStore implements ControllerStore {
       countPrivateNetworks: (project) => ok(this.count('SELECT COUNT(*) c FROM networks WHERE public = 0 AND project = ?', project)),
       usedSegments: (type) => ok(all<{ segment: number }>('SELECT segment FROM networks WHERE type = ? AND segment IS NOT NULL', type).map((r) => r.segment)),
       deviceCount: (networkId) => ok(one<{ devices: number }>('SELECT devices FROM networks WHERE id = ?', networkId)?.devices ?? 0),
-      deviceOnNetwork: (networkId, deviceId) => ok(!!one('SELECT 1 FROM ports WHERE network_id = ? AND device_id = ? LIMIT 1', networkId, deviceId)),
+      devicePorts: (deviceId) => ok(all<{ networkId: number; nicIndex: number | null }>('SELECT network_id networkId, nic_index nicIndex FROM ports WHERE device_id = ?', deviceId)),
       subnet: (id) => ok(one<SubnetRow>('SELECT * FROM subnets WHERE id = ?', id)),
       subnets: () => ok(all<SubnetRow>('SELECT * FROM subnets ORDER BY id')),
-      subnetsOf: (networkId) => ok(all<SubnetRow>('SELECT * FROM subnets WHERE network_id = ? ORDER BY id', networkId)),
+      subnetsOf: (networkId) => {
+        let rows = this.subnetCache.get(networkId);
+        if (!rows) {
+          rows = all<SubnetRow>('SELECT * FROM subnets WHERE network_id = ? ORDER BY id', networkId);
+          this.subnetCache.set(networkId, rows);
+        }
+        return ok(rows);
+      },
       privateCidrs: () => ok(all<{ cidr: string }>('SELECT cidr FROM subnets WHERE project IS NOT NULL').map((r) => r.cidr)),
       privateCidrOwner: (cidr) => ok(one<{ network_id: number }>('SELECT network_id FROM subnets WHERE cidr = ? AND project IS NOT NULL', cidr)?.network_id),
       countSubnets: (project) => ok(this.count('SELECT COUNT(*) c FROM subnets WHERE project = ?', project)),
@@ -239,7 +262,6 @@ export class SqliteStore implements ControllerStore {
       ports: (project) => ok(project === undefined ? all<PortRow>('SELECT * FROM ports ORDER BY id') : all<PortRow>('SELECT * FROM ports WHERE project = ? ORDER BY id', project)),
       countPortsOfNetwork: (networkId) => ok(this.count('SELECT COUNT(*) c FROM ports WHERE network_id = ?', networkId)),
       countPorts: (project) => ok(this.count('SELECT COUNT(*) c FROM ports WHERE project = ?', project)),
-      nicIndexes: (deviceId) => ok(all<{ nic_index: number | null }>('SELECT nic_index FROM ports WHERE device_id = ?', deviceId).map((r) => r.nic_index ?? -1)),
       macInUse: (mac) => ok(!!one('SELECT 1 FROM ports WHERE mac = ?', mac)),
       hostsOfNetwork: (networkId) => ok(all<{ host: string }>('SELECT DISTINCT host FROM ports WHERE network_id = ? AND host IS NOT NULL', networkId).map((r) => r.host)),
       networksOfHost: (host) => ok(all<{ network_id: number }>('SELECT DISTINCT network_id FROM ports WHERE host = ?', host).map((r) => r.network_id)),
@@ -267,24 +289,25 @@ export class SqliteStore implements ControllerStore {
         return ok(id);
       },
       deleteNetwork: (id) => {
+        this.subnetCache.delete(id);
         this.q('DELETE FROM subnets WHERE network_id = ?').run(id);
         this.q('DELETE FROM networks WHERE id = ?').run(id);
         return ok(undefined);
       },
       insertSubnet: (s: NewSubnet) => {
+        this.subnetCache.delete(s.networkId);
         const { lastInsertRowid } = this.q('INSERT INTO subnets (network_id, project, name, cidr, ip_version, gateway, pools, dns, enable_dhcp, host_routes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(s.networkId, s.project, s.name, s.cidr, s.ipVersion, s.gateway, s.pools, s.dns, s.enableDhcp ? 1 : 0, s.hostRoutes);
         return ok(Number(lastInsertRowid));
       },
       deleteSubnet: (id) => {
+        this.subnetCache.clear();
         this.q('DELETE FROM subnets WHERE id = ?').run(id);
         this.hints.delete(id);
         this.pools.delete(id);
         return ok(undefined);
       },
       insertPort: (p: NewPort) => {
-        if (p.deviceId && !one('SELECT 1 FROM ports WHERE network_id = ? AND device_id = ? LIMIT 1', p.networkId, p.deviceId)) {
-          this.q('UPDATE networks SET devices = devices + 1 WHERE id = ?').run(p.networkId);
-        }
+        if (p.deviceId && p.newDevice) this.q('UPDATE networks SET devices = devices + 1 WHERE id = ?').run(p.networkId);
         const { lastInsertRowid } = this.q(
           "INSERT INTO ports (network_id, project, name, device_id, device_owner, nic_index, mac, host, status, revision, profile, firewall_profile, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'BUILD', 1, ?, ?, ?, ?)",
         ).run(p.networkId, p.project, p.name, p.deviceId, p.deviceOwner, p.nicIndex, p.mac, p.host, p.profile, p.firewallProfile, p.at, p.at);

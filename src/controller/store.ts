@@ -44,6 +44,8 @@ export interface NewSubnet {
 
 export interface NewPort {
   networkId: number;
+  /** the device has no other port on this network yet (the network's device count grows) */
+  newDevice: boolean;
   project: string | null;
   name: string;
   deviceId: string;
@@ -77,7 +79,8 @@ export interface StoreReader {
   usedSegments(type: string): Promise<number[]>;
   /** distinct devices with a port on the network (kept as a count, not counted per call) */
   deviceCount(networkId: number): Promise<number>;
-  deviceOnNetwork(networkId: number, deviceId: string): Promise<boolean>;
+  /** the networks and NIC indexes of a device's ports (a device id is global, across projects) */
+  devicePorts(deviceId: string): Promise<{ networkId: number; nicIndex: number | null }[]>;
   // subnets
   subnet(id: number): Promise<SubnetRow | undefined>;
   subnets(): Promise<SubnetRow[]>;
@@ -93,8 +96,6 @@ export interface StoreReader {
   ports(project: string | undefined): Promise<PortRow[]>;
   countPortsOfNetwork(networkId: number): Promise<number>;
   countPorts(project: string): Promise<number>;
-  /** NIC indexes of a device's ports */
-  nicIndexes(deviceId: string): Promise<number[]>;
   macInUse(mac: string): Promise<boolean>;
   /** hosts with ports bound on the network */
   hostsOfNetwork(networkId: number): Promise<string[]>;
@@ -120,7 +121,7 @@ export interface StoreTx extends StoreReader {
   deleteNetwork(id: number): Promise<void>;
   insertSubnet(s: NewSubnet): Promise<number>;
   deleteSubnet(id: number): Promise<void>;
-  /** also keeps the network's device count */
+  /** status BUILD, revision 1; also keeps the network's device count */
   insertPort(p: NewPort): Promise<number>;
   updatePort(id: number, c: PortChange): Promise<void>;
   /** detaches its floating IP, frees its fixed addresses, keeps the device count */

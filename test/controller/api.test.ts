@@ -62,6 +62,8 @@ describe('controller API', () => {
     expect(p1.status).toBe(201);
     expect(p1.body.port).toMatchObject({ name: 'nic-141-0', status: 'BUILD', 'binding:host_id': 'h1', device_id: '141' });
     expect(p1.body.port.fixed_ips[0].ip_address).toBe('192.168.1.1');
+    // the create answer is built from what was inserted: it is what a read returns
+    expect((await alice('GET', `/v2.0/ports/${p1.body.port.id}`)).body.port).toEqual(p1.body.port);
     const fip = await alice('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: pub } });
     expect(fip.body.floatingip.floating_ip_address).toBe('192.168.3.5');
     const att = await alice('POST', `/v2.0/floatingips/${fip.body.floatingip.id}/attach`, { device_id: '141' });
