@@ -1,5 +1,5 @@
 // Port MAC -> what its DHCP client must get, from the host's desired state. Pure.
-import type { HostState } from '../state/schema.js';
+import type { HostState, Network, Port } from '../state/schema.js';
 import { portIfname } from '../state/names.js';
 import { cidrContains, family, ipv4Netmask, parseCidr } from '../util/ip.js';
 import ipaddr from 'ipaddr.js';
@@ -32,6 +32,10 @@ export interface BindingTable {
   ports: Set<string>;
 }
 
+// Bindings are kept per (validated port, network) object: validation hands out the same objects
+// for unchanged entries, so rebuilding the table after a one-port change computes one binding.
+const perPort = new WeakMap<Port, { net: Network; binding: Binding | undefined }>();
+
 export function buildBindings(state: HostState): BindingTable {
   const byIfname = new Map<string, Binding>();
   const macs = new Set<string>();
@@ -40,32 +44,39 @@ export function buildBindings(state: HostState): BindingTable {
   for (const port of state.ports) {
     const net = nets.get(port.network);
     if (!net) continue;
-    const ip = port.addresses.find((a) => family(a) === 4);
-    if (!ip) continue;
-    const subnet = net.subnets.find((s) => s.dhcp && cidrContains(s.cidr, ip));
-    if (!subnet) continue;
-    const { prefix } = parseCidr(subnet.cidr);
-    const bcast = ipaddr.IPv4.broadcastAddressFromCIDR(subnet.cidr).toString();
-    const lastHost = ipaddr.fromByteArray(ipaddr.parse(bcast).toByteArray().map((b, i) => (i === 3 ? b - 1 : b))).toString();
+    let kept = perPort.get(port);
+    if (!kept || kept.net !== net) perPort.set(port, (kept = { net, binding: bindingOf(port, net) }));
+    if (!kept.binding) continue;
     macs.add(port.mac);
-    byIfname.set(portIfname(port), {
-      ifname: portIfname(port),
-      portId: port.id,
-      mac: port.mac,
-      ip,
-      prefix,
-      mask: ipv4Netmask(prefix),
-      broadcast: bcast,
-      gateway: subnet.gateway,
-      serverId: subnet.gateway ?? lastHost,
-      dns: subnet.dns.filter((d) => family(d) === 4),
-      domain: net.domain,
-      searchDomains: subnet.searchDomains,
-      hostname: port.hostname,
-      mtu: net.mtu,
-      routes: subnet.routes,
-      leaseSeconds: subnet.leaseSeconds,
-    });
+    byIfname.set(kept.binding.ifname, kept.binding);
   }
   return { byIfname, macs, ports };
+}
+
+function bindingOf(port: Port, net: Network): Binding | undefined {
+  const ip = port.addresses.find((a) => family(a) === 4);
+  if (!ip) return undefined;
+  const subnet = net.subnets.find((s) => s.dhcp && cidrContains(s.cidr, ip));
+  if (!subnet) return undefined;
+  const { prefix } = parseCidr(subnet.cidr);
+  const bcast = ipaddr.IPv4.broadcastAddressFromCIDR(subnet.cidr).toString();
+  const lastHost = ipaddr.fromByteArray(ipaddr.parse(bcast).toByteArray().map((b, i) => (i === 3 ? b - 1 : b))).toString();
+  return {
+    ifname: portIfname(port),
+    portId: port.id,
+    mac: port.mac,
+    ip,
+    prefix,
+    mask: ipv4Netmask(prefix),
+    broadcast: bcast,
+    gateway: subnet.gateway,
+    serverId: subnet.gateway ?? lastHost,
+    dns: subnet.dns.filter((d) => family(d) === 4),
+    domain: net.domain,
+    searchDomains: subnet.searchDomains,
+    hostname: port.hostname,
+    mtu: net.mtu,
+    routes: subnet.routes,
+    leaseSeconds: subnet.leaseSeconds,
+  };
 }

@@ -246,9 +246,22 @@ function validatePorts(
     macs.set(`${net.id}|${port.mac}`, port.id);
     for (const a of normalized) addrs.set(`${net.id}|${a}`, port.id);
     ifnames.set(name, `port '${port.id}'`);
-    accepted.push({ ...port, addresses: normalized });
+    accepted.push(withAddresses(port, normalized));
   });
   return accepted;
+}
+
+// The accepted port is the parsed one with normalized addresses. Handing out the same object
+// for an unchanged port, document after document, lets later stages (DHCP bindings) keep
+// results per port.
+const normalizedPorts = new WeakMap<Port, Port>();
+
+function withAddresses(port: Port, addresses: string[]): Port {
+  const prev = normalizedPorts.get(port);
+  if (prev && prev.addresses.length === addresses.length && prev.addresses.every((a, i) => a === addresses[i])) return prev;
+  const out = { ...port, addresses };
+  normalizedPorts.set(port, out);
+  return out;
 }
 
 // Schema checks of one object depend on that object alone, and a document rebuilt after a

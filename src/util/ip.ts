@@ -62,16 +62,24 @@ export function normalizeAddress(address: string): string {
   return c;
 }
 
+const cidrInfo = new Map<string, { address: string; prefix: number; family: Family }>();
+const networkAddresses = new Map<string, string>();
+
+/** Memoized; the returned object is shared: do not modify it. */
 export function parseCidr(cidr: string): { address: string; prefix: number; family: Family } {
-  const [addr, prefix] = parseCidrPair(cidr);
-  return { address: addr.toString(), prefix, family: addr.kind() === 'ipv4' ? 4 : 6 };
+  return memo(cidrInfo, cidr, () => {
+    const [addr, prefix] = parseCidrPair(cidr);
+    return Object.freeze({ address: addr.toString(), prefix, family: addr.kind() === 'ipv4' ? (4 as const) : (6 as const) });
+  });
 }
 
-/** Network address of a CIDR, e.g. 192.168.1.7/24 -> 192.168.1.0. */
+/** Network address of a CIDR, e.g. 192.168.1.7/24 -> 192.168.1.0. Memoized. */
 export function networkAddress(cidr: string): string {
-  const [addr, prefix] = ipaddr.parseCIDR(cidr);
-  if (addr.kind() === 'ipv4') return ipaddr.IPv4.networkAddressFromCIDR(cidr).toString();
-  return ipaddr.IPv6.networkAddressFromCIDR(`${addr.toString()}/${prefix}`).toString();
+  return memo(networkAddresses, cidr, () => {
+    const [addr, prefix] = parseCidrPair(cidr);
+    if (addr.kind() === 'ipv4') return ipaddr.IPv4.networkAddressFromCIDR(cidr).toString();
+    return ipaddr.IPv6.networkAddressFromCIDR(`${addr.toString()}/${prefix}`).toString();
+  });
 }
 
 export function cidrContains(cidr: string, address: string): boolean {
