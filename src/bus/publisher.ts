@@ -128,21 +128,24 @@ export class DesiredStatePublisher {
     const known = this.hooks.knownHostIds().includes(host);
     const want = known ? entriesOf(host, this.hooks.desiredState(host)) : Object.assign(new Map<string, string>(), { refused: [] as InvalidKeyTokenError[] });
     for (const err of want.refused) this.log.error({ host, field: err.field, id: err.value }, `not published: ${err.message}`);
-    // objects first, meta (with the new generation) last
-    const order = [...want.keys()].sort((a, b) => Number(a.endsWith('.meta')) - Number(b.endsWith('.meta')));
-    for (const key of order) {
-      const text = want.get(key) as string;
-      if (this.written.get(key) === text) continue;
+    // Objects first, all in flight at once (a burst of ports is one round trip, not one per
+    // key), then meta with the new generation once they are stored.
+    const put = async (key: string, text: string): Promise<void> => {
       await kv.put(key, text);
       this.written.set(key, text);
       this.puts += 1;
-    }
-    for (const key of [...this.written.keys()]) {
-      if (parseKey(key)?.host !== host || want.has(key)) continue;
-      await kv.delete(key);
-      this.written.delete(key);
-      this.deletes += 1;
-    }
+    };
+    const changed = [...want].filter(([key, text]) => !key.endsWith('.meta') && this.written.get(key) !== text);
+    await settleAll(changed.map(([key, text]) => put(key, text)));
+    const gone = [...this.written.keys()].filter((key) => parseKey(key)?.host === host && !want.has(key));
+    await settleAll(
+      gone.map(async (key) => {
+        await kv.delete(key);
+        this.written.delete(key);
+        this.deletes += 1;
+      }),
+    );
+    for (const [key, text] of want) if (key.endsWith('.meta') && this.written.get(key) !== text) await put(key, text);
   }
 
   private onStatus(subject: string, data: Uint8Array): void {
@@ -168,4 +171,10 @@ export class DesiredStatePublisher {
       this.log.warn({ host, err: errorMessage(err) }, 'invalid heartbeat ignored');
     }
   }
+}
+
+/** Wait for every write; then fail with the first error, if any (the others still landed). */
+async function settleAll(writes: Promise<void>[]): Promise<void> {
+  const failed = (await Promise.allSettled(writes)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
