@@ -41,6 +41,9 @@ const MIGRATIONS: string[] = [
   // COUNT(DISTINCT device_id) over every port of the network per new device
   `ALTER TABLE networks ADD COLUMN devices INTEGER NOT NULL DEFAULT 0;
    UPDATE networks SET devices = (SELECT COUNT(DISTINCT device_id) FROM ports WHERE ports.network_id = networks.id AND device_id != '');`,
+  // unused since the device count is kept (a device's ports are found through ports_device):
+  // one page less to write per port insert and delete
+  `DROP INDEX ports_network_device;`,
 ];
 
 export function openDb(path: string): Db {

@@ -22,9 +22,9 @@ export interface RunningController {
 
 export async function startController(cfg: ControllerConfig): Promise<RunningController> {
   const log = logger('controller');
-  const store = new SqliteStore(cfg.database, log.child({ module: 'store' }));
+  const store = new SqliteStore(cfg.database, logger('controller-store'));
   const service = await ControllerService.open(store, cfg);
-  const hooks = controllerHooks(service, store, log.child({ module: 'hooks' }));
+  const hooks = controllerHooks(service, store, logger('controller-hooks'));
   const metrics = controllerMetrics(undefined, hooks);
   const [host, portText] = [cfg.listen.slice(0, cfg.listen.lastIndexOf(':')), cfg.listen.slice(cfg.listen.lastIndexOf(':') + 1)];
   let url = '';

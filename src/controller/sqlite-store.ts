@@ -323,7 +323,7 @@ export class SqliteStore implements ControllerStore {
         const freed = fixedIps(id);
         this.q('UPDATE floating_ips SET port_id = NULL WHERE port_id = ?').run(id);
         this.q('DELETE FROM ports WHERE id = ?').run(id); // fixed_ips cascade
-        if (port.device_id && !one('SELECT 1 FROM ports WHERE network_id = ? AND device_id = ? LIMIT 1', port.network_id, port.device_id)) {
+        if (port.device_id && !one('SELECT 1 FROM ports INDEXED BY ports_device WHERE device_id = ? AND network_id = ? LIMIT 1', port.device_id, port.network_id)) {
           this.q('UPDATE networks SET devices = devices - 1 WHERE id = ?').run(port.network_id);
         }
         // lowering a hint is always safe, even if this unit is rolled back
