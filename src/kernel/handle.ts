@@ -1,6 +1,7 @@
 // The KernelHandle over rtnetlink (the `netlink` package as transport, plumb's own codecs in
 // rtnl/), bound to one network namespace: its sockets are opened inside it. Requests are
-// pipelined: each gets its own sequence number, so hundreds can be in flight at once.
+// pipelined: each gets its own sequence number, so hundreds can be in flight at once, and
+// those made in the same tick share one sendmsg (rtnl/batch.ts).
 import { readFileSync, writeFileSync, closeSync } from 'node:fs';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import type { FdbEntry, KernelEvent, KernelEventKind, KernelHandle, KernelObject, Link, LinkChange, LinkSpec, Neigh, Route, Rule } from './types.js';
@@ -18,6 +19,7 @@ import { ifinfomsg, rtmsg, fibRuleHdr } from './rtnl/messages.js';
 import { dumpBody, fdbBody, neighBody, parseFdb, parseNeigh } from './rtnl/neighbours.js';
 import { parseRoute, routeBody } from './rtnl/routes.js';
 import { parseRule, ruleBody } from './rtnl/rules.js';
+import { RequestBatcher } from './rtnl/batch.js';
 
 const log = logger('kernel');
 
@@ -33,6 +35,7 @@ class RtnlHandle implements KernelHandle {
   private readonly listeners = new Set<(e: KernelEvent) => void>();
   private dumpQueue: Promise<unknown> = Promise.resolve();
   private readonly frames: FrameSender;
+  private readonly batcher: RequestBatcher;
 
   // Two sockets: requests (pipelined, many in flight) and dumps. The netlink package can
   // reassemble only one multipart reply at a time per socket, and an ACK arriving between
@@ -43,12 +46,12 @@ class RtnlHandle implements KernelHandle {
     private readonly ns: NetnsBinding,
   ) {
     this.frames = new FrameSender(ns);
+    this.batcher = new RequestBatcher(sock.socket);
   }
 
   private async request(op: string, type: number, body: Buffer, flags = 0, detail?: string): Promise<RawMessage[]> {
     try {
-      const [msgs] = await this.sock.socket.request(type, [body], { flags });
-      return msgs as RawMessage[];
+      return await this.batcher.request(type, body, flags);
     } catch (err) {
       throw toKernelError(op, err, detail);
     }
