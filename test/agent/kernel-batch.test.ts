@@ -1,0 +1,50 @@
+// Requests made in the same tick go out in one datagram (src/kernel/rtnl/batch.ts): each still
+// gets its own outcome, errors typed as before, and a failing request does not fail the others.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openKernelHandle } from '../../src/kernel/handle.js';
+import { ExistsError, NotFoundError } from '../../src/kernel/errors.js';
+import type { KernelHandle } from '../../src/kernel/types.js';
+import { Netns, ipJson } from '../helpers/netns.js';
+
+const netns = new Netns();
+let ns: string;
+let handle: KernelHandle;
+
+beforeAll(async () => {
+  ns = netns.add('pt-kb');
+  handle = await openKernelHandle({ netns: ns });
+});
+afterAll(() => {
+  handle.close();
+  netns.cleanup();
+});
+
+describe('batched rtnetlink requests', () => {
+  it('hundreds of requests in one tick each succeed, as the kernel then shows', async () => {
+    const names = Array.from({ length: 300 }, (_, i) => `kb${i}`);
+    await Promise.all(names.map((name) => handle.linkAdd({ kind: 'bridge', name, mtu: 1400, alias: `plumb:net:${name}` })));
+    const links = ipJson<{ ifname: string; mtu: number; ifalias?: string }[]>(ns, 'link', 'show', 'type', 'bridge');
+    expect(links.map((l) => l.ifname).sort()).toEqual([...names].sort());
+    expect(links.every((l) => l.mtu === 1400)).toBe(true);
+    expect(links.find((l) => l.ifname === 'kb7')?.ifalias).toBe('plumb:net:kb7');
+  });
+
+  it('a failing request rejects with its own typed error and leaves the others in its datagram alone', async () => {
+    const links = await handle.linkList();
+    const kb1 = links.find((l) => l.name === 'kb1');
+    const kb2 = links.find((l) => l.name === 'kb2');
+    expect(kb1 && kb2).toBeTruthy();
+    const results = await Promise.allSettled([
+      handle.linkSet(kb1?.index ?? 0, { mtu: 1300 }),
+      handle.linkAdd({ kind: 'bridge', name: 'kb2', mtu: 1400, alias: 'plumb:net:kb2' }), // exists
+      handle.linkDel(999_999), // no such device
+      handle.linkSet(kb2?.index ?? 0, { mtu: 1300 }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(ExistsError);
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(NotFoundError);
+    const after = ipJson<{ ifname: string; mtu: number }[]>(ns, 'link', 'show', 'type', 'bridge');
+    expect(after.find((l) => l.ifname === 'kb1')?.mtu).toBe(1300);
+    expect(after.find((l) => l.ifname === 'kb2')?.mtu).toBe(1300);
+  });
+});
