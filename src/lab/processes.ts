@@ -41,8 +41,10 @@ export function startDetached(name: string, cmd: string, args: string[], env: No
   return child.pid;
 }
 
+/** With PLUMB_PROF_DIR set, each lab daemon writes a V8 CPU profile there when it stops (profiling the lab). */
 export function startPlumb(name: string, args: string[], env: NodeJS.ProcessEnv = {}): number {
-  return startDetached(name, process.execPath, [PLUMB_BIN, ...args], env);
+  const prof = process.env.PLUMB_PROF_DIR;
+  return startDetached(name, process.execPath, [...(prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), PLUMB_BIN, ...args], env);
 }
 
 /** SIGTERM every recorded process, then SIGKILL what is left after `graceMs`. */
