@@ -31,6 +31,8 @@ const PROXY_POLL_MS = 400;
 
 export class AgentService {
   private latest: ValidatedState | undefined;
+  /** A document received but not yet validated. */
+  private pending: { doc: unknown } | undefined;
   private readonly reconciler: Reconciler;
   private readonly cache: ObservedCache;
   private readonly runner: BoundedRunner;
@@ -64,17 +66,10 @@ export class AgentService {
     this.proxyPoll.unref();
     this.opts.source.start(
       (doc) => {
-        try {
-          const t0 = performance.now();
-          this.latest = validateHostState(doc);
-          const t1 = performance.now();
-          this.opts.onState?.(this.latest);
-          this.log.debug({ generation: this.latest.state.generation, validateMs: round1(t1 - t0), onStateMs: round1(performance.now() - t1) }, 'desired state accepted');
-          this.runner.trigger('desired-state');
-        } catch (err) {
-          // the whole document is unusable: keep the kernel as it is
-          this.log.error({ err: errorMessage(err) }, 'desired state rejected; kernel left as it is');
-        }
+        // Validated when the next pass starts, not here: documents arriving faster than passes
+        // (a burst of ports) cost one validation per pass, not one each.
+        this.pending = { doc };
+        this.runner.trigger('desired-state');
       },
       (err) => this.log.error({ err: errorMessage(err) }, 'desired state unavailable; kernel left as it is'),
     );
@@ -95,7 +90,27 @@ export class AgentService {
     if (this.latest) this.runner.trigger(`kernel-${e.kind}`);
   }
 
+  /** Take the newest document, if one arrived since the last pass. */
+  private acceptPending(): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    try {
+      const t0 = performance.now();
+      const v = validateHostState(p.doc);
+      const t1 = performance.now();
+      this.latest = v;
+      // bindings change with the desired state, before the kernel pass
+      this.opts.onState?.(v);
+      this.log.debug({ generation: v.state.generation, validateMs: round1(t1 - t0), onStateMs: round1(performance.now() - t1) }, 'desired state accepted');
+    } catch (err) {
+      // the whole document is unusable: keep the kernel as it is
+      this.log.error({ err: errorMessage(err) }, 'desired state rejected; kernel left as it is');
+    }
+  }
+
   private async pass(reasons: string[]): Promise<boolean> {
+    this.acceptPending();
     const state = this.latest;
     if (!state) return true;
     // The periodic resync and retries after failures read the whole kernel state again, so
