@@ -210,7 +210,8 @@ async function main(): Promise<void> {
       console.log(`  ${s.padEnd(8)} ${r ? `${(r.received / Number(PERIOD)) | 0} exchanges/s at ${r.rate}/s offered, avg ${r.avg} ms, std ${r.std} ms, max ${r.max} ms, ${r.cpuPerExchange.toFixed(0)} us CPU/exchange` : 'none (drops above 1 % at the lowest rate)'}${next}`);
     }
     const p = best.plumb?.received ?? 0;
-    console.log(`  ratio plumb/kea ${(p / (best.kea?.received || 1)).toFixed(2)}, plumb/dnsmasq ${(p / (best.dnsmasq?.received || 1)).toFixed(2)} (targets >= 1 and >= 1)`);
+    const ratio = (other: Run | undefined): string => (other ? (p / other.received).toFixed(2) : 'n/a (it passed no rate)');
+    console.log(`  ratio plumb/kea ${ratio(best.kea)}, plumb/dnsmasq ${ratio(best.dnsmasq)} (targets >= 1 and >= 1)`);
   } finally {
     for (const c of children) c.kill();
     cleanup();
