@@ -12,7 +12,9 @@ import http from 'node:http';
 
 const { url, mode = 'closed', total = 0, rate = 0, seconds = 0, warmup = 0, clients, auth, bodyKind, networkId, idPrefix = 'vm' } = workerData;
 const u = new URL(url);
-const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+// fifo: every connection keeps being used (with the default lifo, a socket left idle past the
+// server's 5 s keep-alive timeout is closed under a request: ECONNRESET)
+const agent = new http.Agent({ keepAlive: true, maxSockets: clients, scheduling: 'fifo' });
 let errors = 0;
 let firstError;
 let seq = 0;
