@@ -97,8 +97,9 @@ function replyOptions(b: Binding, type: MessageType, inform: boolean, prl: Buffe
 }
 
 // A binding's reply options depend only on the reply type and the parameter request list:
-// build them once per combination (the binding objects are replaced on every update, so the
-// cache follows the desired state). Bounded per binding against clients varying their list.
+// build them once per combination. Bindings are never modified: a changed one is a new object
+// (bindings.ts), so the cache follows the desired state. Bounded per binding against clients
+// varying their list.
 const optionCache = new WeakMap<Binding, Map<string, Map<number, Buffer>>>();
 const OPTION_CACHE_PER_BINDING = 32;
 
