@@ -20,6 +20,7 @@ import { dumpBody, fdbBody, neighBody, parseFdb, parseNeigh } from './rtnl/neigh
 import { parseRoute, routeBody } from './rtnl/routes.js';
 import { parseRule, ruleBody } from './rtnl/rules.js';
 import { RequestBatcher } from './rtnl/batch.js';
+import { NotificationSocket, RTNLGRP } from './rtnl/notify-socket.js';
 
 const log = logger('kernel');
 
@@ -28,10 +29,9 @@ interface RawMessage {
   data: Buffer;
 }
 
-const GROUPS = ['LINK', 'NEIGH', 'IPV4_IFADDR', 'IPV4_ROUTE', 'IPV4_RULE', 'IPV6_IFADDR', 'IPV6_ROUTE', 'IPV6_RULE'] as const;
 
 class RtnlHandle implements KernelHandle {
-  private events: RtNetlinkSocket | undefined;
+  private events: NotificationSocket | undefined;
   private readonly listeners = new Set<(e: KernelEvent) => void>();
   private dumpQueue: Promise<unknown> = Promise.resolve();
   private readonly frames: FrameSender;
@@ -205,62 +205,54 @@ class RtnlHandle implements KernelHandle {
 
   subscribe(listener: (event: KernelEvent) => void): () => void {
     if (!this.events) {
-      const sock = this.ns.run(() => createRtNetlink());
-      // a burst of changes (hundreds of taps) must not overflow the event socket; if it does
-      // anyway (ENOBUFS) events were lost, so tell listeners to resync instead of crashing on an
-      // unhandled 'error' inside the native callback
-      sock.socket.setRecvBufferSize(16 * 1024 * 1024);
-      sock.socket.on('error', () => {
-        for (const l of this.listeners) l({ kind: 'link', deleted: false, ifIndex: undefined, lost: true });
-      });
-      for (const g of GROUPS) sock.addMembership(g);
-      // This runs inside the package's native callback: an exception escaping it aborts the
-      // process, so a message that cannot be parsed becomes a 'lost' event (listeners re-read
-      // everything) and a throwing listener is reported, never rethrown.
-      sock.socket.on('message', (msgs) => {
-        for (const m of msgs as RawMessage[]) {
+      const deliver = (e: KernelEvent): void => {
+        for (const l of this.listeners) {
+          try {
+            l(e);
+          } catch (err) {
+            log.error({ err: err instanceof Error ? err.stack : String(err) }, 'kernel event listener failed');
+          }
+        }
+      };
+      const lost: KernelEvent = { kind: 'link', deleted: false, ifIndex: undefined, lost: true };
+      // A burst of changes (1,000 taps deleted) must not overflow the socket: 32 MiB, past
+      // net.core.rmem_max as root. If it overflows anyway, listeners hear that events were lost
+      // and read everything again; a message that does not parse counts as lost too.
+      this.events = new NotificationSocket(this.ns, Object.values(RTNLGRP), 32 * 1024 * 1024, {
+        message: (m) => {
           let e: KernelEvent | undefined;
           try {
             e = toEvent(m);
           } catch (err) {
             log.error({ type: m.type, err: errorMessage(err) }, 'unparsable rtnetlink notification; treating it as lost');
-            e = { kind: 'link', deleted: false, ifIndex: undefined, lost: true };
+            e = lost;
           }
-          if (!e) continue;
-          for (const l of this.listeners) {
-            try {
-              l(e);
-            } catch (err) {
-              log.error({ err: err instanceof Error ? err.stack : String(err) }, 'kernel event listener failed');
-            }
-          }
-        }
+          if (e) deliver(e);
+        },
+        lost: () => {
+          log.warn('rtnetlink notifications lost (receive buffer overflow); reading the kernel state again');
+          deliver(lost);
+        },
       });
-      this.events = sock;
     }
     this.listeners.add(listener);
     return () => {
       this.listeners.delete(listener);
       if (this.listeners.size === 0 && this.events) {
-        this.events.socket.close();
+        this.events.close();
         this.events = undefined;
       }
     };
   }
 
   async fence(): Promise<void> {
-    if (!this.events) return;
-    // Replies on a netlink socket queue behind the notifications already waiting on it, and
-    // the package delivers both in arrival order: when this reply is in, they all were.
-    try {
-      await this.events.socket.request(RTM.GETLINK, [linkIndexBody(1)], { flags: 0 });
-    } catch {
-      /* lo always exists; a failure here only means no ordering guarantee for this pass */
-    }
+    // A request on the notification socket itself: its reply queues behind every notification
+    // already waiting there, so when it is in, they all were handed out.
+    await this.events?.fence();
   }
 
   close(): void {
-    this.events?.socket.close();
+    this.events?.close();
     this.events = undefined;
     this.frames.close();
     this.ns.close();
