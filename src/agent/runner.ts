@@ -13,7 +13,7 @@ export interface RunnerOptions {
 // unchanged host costs milliseconds: a short minimum interval keeps a new port's latency low
 // while bursts of triggers still merge into one pass.
 export const DEFAULT_RUNNER_OPTIONS: RunnerOptions = {
-  minIntervalMs: 10,
+  minIntervalMs: 5,
   maxIntervalMs: 60_000,
   backoffInitialMs: 500,
   backoffMaxMs: 30_000,

@@ -24,7 +24,7 @@ export async function watchHostState(
 ): Promise<HostStateWatch> {
   const log = opts.log ?? logger('watcher', { host });
   // the controller writes a port's key and then the host's meta key: one document for both
-  const coalesceMs = opts.coalesceMs ?? 5;
+  const coalesceMs = opts.coalesceMs ?? 2;
   let stopped = false;
   let current: { stop(): void } | undefined;
   let generation = 0; // which watch an entry belongs to
