@@ -345,7 +345,10 @@ describe('what the packet socket takes in', () => {
       ns.close();
     }
     await new Promise((r) => setTimeout(r, 500));
-    expect(JSON.stringify(responder.stats())).toBe(JSON.stringify(before));
+    // every DHCPv4 counter unchanged; the IPv6 ones count the VM namespaces' own router
+    // solicitations, which their kernels may send at any time
+    const dhcp4 = ({ rsReceived: _rs, raSent: _ra, dhcpv6Replies: _v6, ...rest }: ReturnType<Responder['stats']>) => rest;
+    expect(dhcp4(responder.stats())).toEqual(dhcp4(before));
     expect(responder.stats().received).toBe(before.received);
     expect(responder.stats().answered).toBe(before.answered);
   });
