@@ -101,6 +101,9 @@ export class DesiredStatePublisher {
   }
 
   private async drain(): Promise<void> {
+    // Hosts are marked dirty from inside the API's write path: let the answer to that request
+    // go out first (and more changes of the same turn join this batch), then build documents.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.dirty.size > 0 && this.connected) {
       const hosts = [...this.dirty];
       this.dirty.clear();
