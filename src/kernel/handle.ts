@@ -50,8 +50,10 @@ class RtnlHandle implements KernelHandle {
   }
 
   private async request(op: string, type: number, body: Buffer, flags = 0, detail?: string): Promise<RawMessage[]> {
+    // creating and deleting devices is slow inside the kernel's sendmsg: one at a time
+    const alone = type === RTM.DELLINK || (type === RTM.NEWLINK && (flags & NLM_F.CREATE) !== 0);
     try {
-      return await this.batcher.request(type, body, flags);
+      return await this.batcher.request(type, body, flags, { alone });
     } catch (err) {
       throw toKernelError(op, err, detail);
     }

@@ -47,4 +47,24 @@ describe('batched rtnetlink requests', () => {
     expect(after.find((l) => l.ifname === 'kb1')?.mtu).toBe(1300);
     expect(after.find((l) => l.ifname === 'kb2')?.mtu).toBe(1300);
   });
+
+  it('device deletions go one per sendmsg, with a turn of the event loop between them', async () => {
+    // Each deletion waits inside the kernel's sendmsg (RCU grace periods under RTNL); sent
+    // together they would hold the event loop for the whole batch: no DHCP answer, no heartbeat.
+    const taps = Array.from({ length: 40 }, (_, i) => `kd${i}`);
+    for (const name of taps) await handle.linkAdd({ kind: 'tap', name, mtu: 1500, alias: 'plumb:port:x', owner: undefined, group: undefined, multiQueue: false, vnetHdr: true });
+    const links = (await handle.linkList()).filter((l) => taps.includes(l.name));
+    expect(links).toHaveLength(taps.length);
+    let turns = 0;
+    let spinning = true;
+    const spin = (): void => {
+      turns += 1;
+      if (spinning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    await Promise.all(links.map((l) => handle.linkDel(l.index)));
+    spinning = false;
+    expect(turns).toBeGreaterThanOrEqual(taps.length);
+    expect((await handle.linkList()).filter((l) => taps.includes(l.name))).toEqual([]);
+  });
 });
