@@ -24,9 +24,15 @@ export type RunFn = (reasons: string[]) => Promise<boolean>;
 
 export class BoundedRunner {
   private timer: NodeJS.Timeout | undefined;
+  /** When the armed timer fires (performance.now() time). */
+  private timerAt = Infinity;
   private periodic: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private pending = new Set<string>();
+  /** The latest time the pending triggers may wait until (the earliest of their deadlines). */
+  private dueAt = Infinity;
+  /** No run before this while a failed run backs off; triggers arriving meanwhile join the retry. */
+  private retryAt = -Infinity;
   private lastStart = -Infinity;
   private backoffMs = 0;
   private stopped = false;
@@ -37,11 +43,15 @@ export class BoundedRunner {
     private readonly onError: (err: unknown) => void = () => {},
   ) {}
 
-  /** Ask for a run; merged with any other pending trigger. */
-  trigger(reason: string): void {
+  /**
+   * Ask for a run; merged with any other pending trigger. `delayMs`: how long this trigger may
+   * wait for others to join it (a run that happens sooner for another reason covers it too).
+   */
+  trigger(reason: string, delayMs = 0): void {
     if (this.stopped) return;
     this.pending.add(reason);
-    this.schedule(0);
+    this.dueAt = Math.min(this.dueAt, performance.now() + delayMs);
+    this.schedule();
   }
 
   /** Stop scheduling and wait for a run in progress. */
@@ -52,22 +62,26 @@ export class BoundedRunner {
     await this.running;
   }
 
-  private schedule(extraDelayMs: number): void {
-    if (this.running || this.timer || this.stopped) return;
-    const sinceLast = performance.now() - this.lastStart;
-    const delay = Math.max(extraDelayMs, this.opts.minIntervalMs - sinceLast, 0);
+  private schedule(): void {
+    if (this.running || this.stopped || this.pending.size === 0) return;
+    const at = Math.max(this.dueAt, this.lastStart + this.opts.minIntervalMs, this.retryAt);
+    if (this.timer && this.timerAt <= at) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.timerAt = Infinity;
       this.running = this.runOnce().finally(() => {
         this.running = undefined;
-        if (this.pending.size > 0) this.schedule(0);
+        this.schedule();
       });
-    }, delay);
+    }, Math.max(0, at - performance.now()));
   }
 
   private async runOnce(): Promise<void> {
     const reasons = [...this.pending];
     this.pending.clear();
+    this.dueAt = Infinity;
     this.lastStart = performance.now();
     clearTimeout(this.periodic);
     let ok = false;
@@ -79,16 +93,13 @@ export class BoundedRunner {
     if (this.stopped) return;
     if (ok) {
       this.backoffMs = 0;
+      this.retryAt = -Infinity;
     } else {
       this.backoffMs = this.backoffMs === 0 ? this.opts.backoffInitialMs : Math.min(this.backoffMs * 2, this.opts.backoffMaxMs);
-      this.pending.add('retry');
-      clearTimeout(this.timer);
-      this.timer = undefined;
       // the retry waits out the backoff; triggers arriving meanwhile join it
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.schedule(0);
-      }, this.backoffMs);
+      this.retryAt = performance.now() + this.backoffMs;
+      this.pending.add('retry');
+      this.dueAt = Math.min(this.dueAt, this.retryAt);
     }
     this.periodic = setTimeout(() => this.trigger('resync'), this.opts.maxIntervalMs);
     this.periodic.unref?.();

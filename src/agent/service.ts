@@ -26,6 +26,9 @@ export interface AgentServiceOptions {
   log?: Logger;
 }
 
+/** How long a kernel notification may wait for a pass triggered by something else (drift repair stays well under 1 s). */
+const KERNEL_EVENT_DELAY_MS = 50;
+
 /** Proxy ARP/NDP entries are not notified by the kernel: how often to look for hand-made changes. */
 const PROXY_POLL_MS = 400;
 
@@ -87,7 +90,9 @@ export class AgentService {
     // Neighbour churn (reachable/stale) on foreign devices is constant on a busy host; only
     // deletions and events on plumb's own devices can be drift.
     if (e.kind === 'neigh' && !e.deleted && (e.ifIndex === undefined || !this.ownedIndexes.has(e.ifIndex))) return;
-    if (this.latest) this.runner.trigger(`kernel-${e.kind}`);
+    // Most notifications are the echo of the agent's own writes; a pass for a new document
+    // (arriving every few ms in a burst) covers them as well, so they may wait a little for one.
+    if (this.latest) this.runner.trigger(`kernel-${e.kind}`, KERNEL_EVENT_DELAY_MS);
   }
 
   /** Take the newest document, if one arrived since the last pass. */
