@@ -25,7 +25,7 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
   const store = new SqliteStore(cfg.database, logger('controller-store'));
   const service = await ControllerService.open(store, cfg);
   const hooks = controllerHooks(service, store, logger('controller-hooks'));
-  const metrics = controllerMetrics(undefined, hooks);
+  const metrics = controllerMetrics(undefined, hooks, () => store.portsByStatusSync());
   const [host, portText] = [cfg.listen.slice(0, cfg.listen.lastIndexOf(':')), cfg.listen.slice(cfg.listen.lastIndexOf(':') + 1)];
   let url = '';
   const server: Server = createApiServer(routes(service, hooks, () => url), authenticator(cfg), log, (method, code) => metrics.requests.inc({ method, code: String(code) }));

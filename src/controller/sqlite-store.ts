@@ -216,6 +216,12 @@ export class SqliteStore implements ControllerStore {
     return this.reader.prepare('SELECT * FROM hosts ORDER BY id').all() as HostRow[];
   }
 
+  /** Committed ports counted by status (metrics, read at every scrape). */
+  portsByStatusSync(): Record<string, number> {
+    const rows = this.reader.prepare('SELECT status, COUNT(*) AS n FROM ports GROUP BY status').all() as { status: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
   private poolsOf(s: SubnetRow): Pool[] {
     const hit = this.pools.get(s.id);
     if (hit && hit.raw === s.pools) return hit.pools;

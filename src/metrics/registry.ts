@@ -23,12 +23,28 @@ export function agentMetrics(registry = new Registry()) {
 }
 export type AgentMetrics = ReturnType<typeof agentMetrics>;
 
-/** With `hooks`, hosts_alive is read from them at every scrape (no bookkeeping in the controller). */
-export function controllerMetrics(registry = new Registry(), hooks?: Pick<ControllerHooks, 'hosts'>) {
+/**
+ * With `hooks`, hosts_alive is read from them at every scrape, and with `portsByStatus` the
+ * port counts (no bookkeeping in the controller).
+ */
+export function controllerMetrics(registry = new Registry(), hooks?: Pick<ControllerHooks, 'hosts'>, portsByStatus?: () => Record<string, number>) {
   collectDefaultMetrics({ register: registry, prefix: 'plumb_controller_' });
   return {
     registry,
-    ports: new Gauge({ name: 'plumb_controller_ports', help: 'Ports by status', labelNames: ['status'], registers: [registry] }),
+    ports: new Gauge({
+      name: 'plumb_controller_ports',
+      help: 'Ports by status',
+      labelNames: ['status'],
+      registers: [registry],
+      ...(portsByStatus
+        ? {
+            collect(this: Gauge<'status'>) {
+              this.reset();
+              for (const [status, n] of Object.entries(portsByStatus())) this.set({ status }, n);
+            },
+          }
+        : {}),
+    }),
     hostsAlive: new Gauge({
       name: 'plumb_controller_hosts_alive',
       help: 'Hosts whose agent heartbeats are current',

@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Server } from 'node:http';
 import { controllerMetrics, startMetricsServer } from '../../src/metrics/registry.js';
 import { freePort } from '../../src/bus/nats-server.js';
+import { caller, testController } from '../controller/fixture.js';
 
 const servers: Server[] = [];
 afterAll(async () => {
@@ -45,5 +46,21 @@ describe('metrics server', () => {
     const port = await freePort();
     servers.push(await startMetricsServer(controllerMetrics().registry, `127.0.0.1:${port}`));
     await expect(startMetricsServer(controllerMetrics().registry, `127.0.0.1:${port}`)).rejects.toThrow(/EADDRINUSE/);
+  });
+
+  it('a running controller serves its ports by status, counted at every scrape', async () => {
+    const port = await freePort();
+    const ctl = await testController({ metrics: { listen: `127.0.0.1:${port}` } });
+    try {
+      const api = caller(ctl.url, 'alice', 'pw-a');
+      const net = await api('POST', '/v2.0/networks', { network: { name: 'm' } });
+      expect(net.status).toBe(201);
+      for (const d of ['d1', 'd2']) expect((await api('POST', '/v2.0/ports', { port: { network_id: net.body.network.id, device_id: d } })).status).toBe(201);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(text).toMatch(/^plumb_controller_ports\{status="BUILD"\} 2$/m);
+      expect(text).toMatch(/^plumb_controller_http_requests_total\{method="POST",code="201"\} 3$/m);
+    } finally {
+      await ctl.close();
+    }
   });
 });
