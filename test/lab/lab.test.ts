@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { recordPid } from '../../src/lab/processes.js';
 import { api } from '../../src/lab/controller.js';
+import { LAB_AGENT_METRICS } from '../../src/lab/layout.js';
 import { join } from 'node:path';
 
 const repo = new URL('../..', import.meta.url).pathname;
@@ -24,6 +25,7 @@ describe('the local lab', () => {
     expect(up.stderr).toBe('');
     expect(up.status).toBe(0);
     expect(up.stdout).toMatch(/The lab is up\./);
+    expect(up.stdout).toContain(`http://${LAB_AGENT_METRICS.h1}/metrics (h1)`);
     expect(labNamespaces().sort()).toEqual(['plab-fabric', 'plab-h1', 'plab-h2', 'plab-router']);
   }, 120_000);
 
@@ -36,6 +38,11 @@ describe('the local lab', () => {
     expect(hosts).toMatch(/h1\s+alive\s+underlay 10\.90\.0\.1/);
     expect(hosts).toMatch(/h2\s+alive\s+underlay 10\.90\.0\.2/);
     expect(plumb('network', 'list').stdout.trim()).toBe('1 public');
+    // each agent serves its metrics where the lab said
+    for (const h of ['h1', 'h2'] as const) {
+      const text = await (await fetch(`http://${LAB_AGENT_METRICS[h]}/metrics`)).text();
+      expect(text).toMatch(/^plumb_agent_reconcile_passes_total [1-9]/m);
+    }
     if (existsSync('/usr/bin/openstack')) {
       const env = Object.fromEntries(
         spawnSync('cat', ['/run/plumb-lab/env'], { encoding: 'utf8' }).stdout.trim().split('\n').map((l) => l.split('=') as [string, string]),

@@ -2,7 +2,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { ValidationError } from '../../util/errors.js';
-import { CONTROLLER_URL, HOSTS, LAB_DIR, LAB_ENV_FILE, NS, vmNetns } from '../../lab/layout.js';
+import { CONTROLLER_URL, HOSTS, LAB_AGENT_METRICS, LAB_DIR, LAB_ENV_FILE, NS, vmNetns } from '../../lab/layout.js';
 import { labIsUp, labUp } from '../../lab/up.js';
 import { labDown, labNamespaces } from '../../lab/down.js';
 import { alive, readPids, startPlumb } from '../../lab/processes.js';
@@ -30,6 +30,7 @@ const USAGE = `
 The lab is up.
   controller   ${CONTROLLER_URL}  (credentials in ${LAB_ENV_FILE}; plumb and openstack read them)
   hosts        h1, h2 (agents in namespaces ${NS.h1}, ${NS.h2}), VXLAN underlay 10.90.0.0/24
+  metrics      http://${LAB_AGENT_METRICS.h1}/metrics (h1), http://${LAB_AGENT_METRICS.h2}/metrics (h2)
   public net   203.0.113.0/24 and 2001:db8:100::/64 routed to VMs; upstream router namespace 'router'
 
 Try:
