@@ -57,7 +57,10 @@ export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent',
         const storedAt = source.portStoredAt?.(p.id);
         if (storedAt !== undefined) metrics.portApply.observe(Math.max(0, now - storedAt) / 1000);
       }
-      if (applied.size > result.ports.length * 2) for (const id of [...applied.keys()]) if (!result.ports.some((p) => p.id === id)) applied.delete(id);
+      if (applied.size > result.ports.length * 2) {
+        const current = new Set(result.ports.map((p) => p.id));
+        for (const id of applied.keys()) if (!current.has(id)) applied.delete(id);
+      }
       reporter?.report(result.generation, result.ports.map((p) => ({ id: p.id, status: p.status, revision: p.revision, ...(p.reason ? { reason: p.reason } : {}) })));
       metrics.passes.inc();
       metrics.ops.inc(result.writes);

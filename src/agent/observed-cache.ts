@@ -40,8 +40,7 @@ export class ObservedCache {
   private readonly unsubscribe: () => void;
   /** Full reads since start (tests and metrics). */
   resyncs = 0;
-  /** When the last full read finished (performance.now() time). */
-  private lastFullRead = -Infinity;
+
   /** The proxy entries the last pass saw, to tell when someone changed them (no notification). */
   private proxySeen: string | undefined;
 
@@ -56,11 +55,6 @@ export class ObservedCache {
   /** The next pass reads everything from the kernel again. */
   invalidate(): void {
     this.valid = false;
-  }
-
-  /** Milliseconds since the last full read (Infinity before the first). */
-  ageMs(): number {
-    return performance.now() - this.lastFullRead;
   }
 
   /** Forget sysctl values plumb just wrote (or tried to): they are read again next pass. */
@@ -138,7 +132,6 @@ export class ObservedCache {
       for (const e of pending) this.apply(e);
       this.valid = true;
       this.resyncs += 1;
-      this.lastFullRead = performance.now();
     } finally {
       this.buffered = undefined;
     }

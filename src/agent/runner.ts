@@ -34,6 +34,8 @@ export class BoundedRunner {
   /** No run before this while a failed run backs off; triggers arriving meanwhile join the retry. */
   private retryAt = -Infinity;
   private lastStart = -Infinity;
+  /** When a run last carried 'resync'. */
+  private lastResync = performance.now();
   private backoffMs = 0;
   private stopped = false;
 
@@ -83,6 +85,10 @@ export class BoundedRunner {
     this.pending.clear();
     this.dueAt = Infinity;
     this.lastStart = performance.now();
+    // The periodic timer below fires only after a quiet interval (every run re-arms it): a
+    // runner that is never quiet still marks a run 'resync' at least every maxIntervalMs.
+    if (!reasons.includes('resync') && this.lastStart - this.lastResync >= this.opts.maxIntervalMs) reasons.push('resync');
+    if (reasons.includes('resync')) this.lastResync = this.lastStart;
     clearTimeout(this.periodic);
     let ok = false;
     try {

@@ -38,8 +38,6 @@ export class AgentService {
   private pending: { doc: unknown } | undefined;
   private readonly reconciler: Reconciler;
   private readonly cache: ObservedCache;
-  /** A full read of the kernel at least this often (ms), busy or not. */
-  private readonly resyncMs: number;
   private readonly runner: BoundedRunner;
   private readonly log: Logger;
   private ownedIndexes = new Set<number>();
@@ -52,7 +50,6 @@ export class AgentService {
     this.log = opts.log ?? logger('agent');
     this.cache = new ObservedCache(opts.handle);
     this.reconciler = new Reconciler(opts.handle, { extensions: opts.extensions ?? [], cache: this.cache, log: this.log.child({ module: 'reconciler' }) });
-    this.resyncMs = opts.runner?.maxIntervalMs ?? DEFAULT_RUNNER_OPTIONS.maxIntervalMs;
     this.runner = new BoundedRunner((reasons) => this.pass(reasons), { ...DEFAULT_RUNNER_OPTIONS, ...opts.runner }, (err) =>
       this.log.error({ err: errorMessage(err) }, 'reconcile pass crashed'),
     );
@@ -123,9 +120,7 @@ export class AgentService {
     if (!state) return true;
     // The periodic resync and retries after failures read the whole kernel state again, so
     // whatever no notification told us (a hand-deleted proxy entry, a sysctl) is repaired too.
-    // The runner's periodic resync only fires after a quiet interval; under a steady stream of
-    // changes the cache is still read in full at least that often.
-    if (reasons.includes('resync') || reasons.includes('retry') || this.cache.ageMs() >= this.resyncMs) this.cache.invalidate();
+    if (reasons.includes('resync') || reasons.includes('retry')) this.cache.invalidate();
     const result = await this.reconciler.reconcile(state);
     this.passes += 1;
     const links = await this.cache.currentLinks();

@@ -60,10 +60,12 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
   let table: BindingTable = { byIfname: new Map(), macs: new Set(), ports: new Set() };
   let ra = new Map<string, RaBinding>();
   let links = new Map<number, LinkInfo>();
+  let linkNames = new Set<string>();
   let refreshing: Promise<void> | undefined;
   const allMulti = new Set<number>(); // ports receiving DHCPv6's All_DHCP_Relay_Agents_and_Servers
   const useLinks = (ls: readonly { index: number; name: string; mac: string }[]): void => {
     links = new Map(ls.map((l) => [l.index, { name: l.name, mac: l.mac }]));
+    linkNames = new Set(ls.map((l) => l.name));
     for (const [index, link] of links) if (!allMulti.has(index) && ra.has(link.name) && rsSock.allMulticast(index)) allMulti.add(index);
   };
   const refreshLinks = (): Promise<void> =>
@@ -233,8 +235,7 @@ export async function startResponder(opts: { netns?: string; logger?: Logger; ra
       // agent's setLinks() after each pass brings new ports in without a dump; when used on its
       // own, a port not seen yet is looked for with a throttled dump. (Frames from an ifindex
       // not known yet trigger a dump of their own either way.)
-      const names = new Set([...links.values()].map((l) => l.name));
-      if ([...ra.keys()].some((name) => !names.has(name))) throttledRefresh();
+      if ([...ra.keys()].some((name) => !linkNames.has(name))) throttledRefresh();
     },
     setLinks: useLinks,
     stats: () => ({ ...stats }),

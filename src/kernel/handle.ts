@@ -15,7 +15,7 @@ import { AF_BRIDGE, AF_INET, AF_INET6 } from './rtnl/addr.js';
 import { parseAttrs, readU32 } from './rtnl/attrs.js';
 import { NLM_F, NTF, RTA, RTM } from './rtnl/constants.js';
 import { linkChangeBody, linkCreateBody, linkDumpBody, linkIndexBody, parseLink } from './rtnl/links.js';
-import { ifinfomsg, rtmsg, fibRuleHdr } from './rtnl/messages.js';
+import { rtmsg, fibRuleHdr } from './rtnl/messages.js';
 import { dumpBody, fdbBody, neighBody, parseFdb, parseNeigh } from './rtnl/neighbours.js';
 import { parseRoute, routeBody } from './rtnl/routes.js';
 import { parseRule, ruleBody } from './rtnl/rules.js';

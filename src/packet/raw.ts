@@ -1,4 +1,4 @@
-// The libc calls behind plumb's AF_PACKET sockets (koffi), and the one way a frame is sent out
+// The libc calls behind plumb's AF_PACKET sockets and its rtnetlink notification socket (koffi), and the one way a frame is sent out
 // of an interface, shared by the DHCP/RA responder and gratuitous ARP / unsolicited NA.
 import koffi from 'koffi';
 
@@ -6,10 +6,11 @@ const libc = koffi.load('libc.so.6');
 export const socketFn = libc.func('int socket(int domain, int type, int protocol)');
 export const setsockoptFn = libc.func('int setsockopt(int fd, int level, int name, void *val, uint32_t len)');
 export const recvfromFn = libc.func('long recvfrom(int fd, void *buf, unsigned long len, int flags, void *addr, void *addrlen)');
-const sendtoFn = libc.func('long sendto(int fd, void *buf, unsigned long len, int flags, void *addr, uint32_t addrlen)');
+export const sendtoFn = libc.func('long sendto(int fd, void *buf, unsigned long len, int flags, void *addr, uint32_t addrlen)');
 export const pollFn = libc.func('int poll(void *fds, unsigned long nfds, int timeout)');
 export const bindFn = libc.func('int bind(int fd, void *addr, uint32_t len)');
 export const closeFn = libc.func('int close(int fd)');
+export const getsocknameFn = libc.func('int getsockname(int fd, void *addr, void *addrlen)');
 const errnoLocation = libc.func('int *__errno_location()');
 
 export const AF_PACKET = 17;

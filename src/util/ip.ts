@@ -24,26 +24,20 @@ function memo<V>(m: Map<string, V>, key: string, make: () => V): V {
 const parseAddress = (address: string): Parsed => memo(parsedAddresses, address, () => ipaddr.parse(address));
 const parseCidrPair = (cidr: string): [Parsed, number] => memo(parsedCidrs, cidr, () => ipaddr.parseCIDR(cidr));
 
-/** A plain IPv4 or IPv6 address (no prefix). Memoized. */
-export function isValidAddress(s: string): boolean {
-  if (s.includes('/')) return false;
+function parses(parse: () => unknown): boolean {
   try {
-    parseAddress(s);
+    parse();
     return true;
   } catch {
     return false;
   }
 }
 
+/** A plain IPv4 or IPv6 address (no prefix). Memoized. */
+export const isValidAddress = (s: string): boolean => !s.includes('/') && parses(() => parseAddress(s));
+
 /** address/prefix-length, as ipaddr.js parses it. Memoized. */
-export function isValidCidr(s: string): boolean {
-  try {
-    parseCidrPair(s);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const isValidCidr = (s: string): boolean => parses(() => parseCidrPair(s));
 
 export function family(address: string): Family {
   return parseAddress(address).kind() === 'ipv4' ? 4 : 6;

@@ -7,14 +7,9 @@
 //
 // Waiting happens in poll(2) on the libuv thread pool; every recv runs on the main thread with
 // MSG_DONTWAIT, so its errno is read where it happened.
-import koffi from 'koffi';
 import type { NetnsBinding } from '../netns.js';
-import { bindFn, closeFn, lastErrno, pollFn, recvfromFn, setsockoptFn, socketFn } from '../../packet/raw.js';
+import { bindFn, closeFn, getsocknameFn, lastErrno, pollFn, recvfromFn, sendtoFn, setsockoptFn, socketFn } from '../../packet/raw.js';
 import { KernelError } from '../errors.js';
-
-const libc = koffi.load('libc.so.6');
-const sendtoFn = libc.func('long sendto(int fd, void *buf, unsigned long len, int flags, void *addr, uint32_t addrlen)');
-const getsocknameFn = libc.func('int getsockname(int fd, void *addr, void *addrlen)');
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
