@@ -28,14 +28,14 @@ export async function watchHostState(
   let stopped = false;
   let current: { stop(): void } | undefined;
   let generation = 0; // which watch an entry belongs to
-  let entries = new HostDocument();
+  let latest = new HostDocument(); // the current watch's entries (for portStoredAt)
 
   const startWatch = async (): Promise<void> => {
     const mine = ++generation;
     current?.stop();
     const kv = await new Kvm(nc).open(BUCKET);
     const own = new HostDocument();
-    entries = own;
+    latest = own;
     let initialDone = false;
     let timer: NodeJS.Timeout | undefined;
     const emit = (): void => {
@@ -87,6 +87,6 @@ export async function watchHostState(
       generation++;
       current?.stop();
     },
-    portStoredAt: (id) => entries.portStoredAt.get(id),
+    portStoredAt: (id) => latest.portStoredAt.get(id),
   };
 }
