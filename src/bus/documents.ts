@@ -3,23 +3,45 @@ import type { HostStateInput } from '../state/schema.js';
 import { InvalidKeyTokenError } from './errors.js';
 import { metaKey, networkKey, parseKey, portKey } from './layout.js';
 
+type Entries<V> = Map<string, V> & { refused: InvalidKeyTokenError[] };
+
+function entries<V>(): Entries<V> {
+  return Object.assign(new Map<string, V>(), { refused: [] as InvalidKeyTokenError[] });
+}
+
+const metaText = (doc: Pick<HostStateInput, 'schemaVersion' | 'generation' | 'host'>): string => JSON.stringify({ schemaVersion: doc.schemaVersion, generation: doc.generation ?? 0, host: doc.host });
+
+/** Add one object's entry; an id that cannot be a key token is refused, not thrown. */
+function add<V>(out: Entries<V>, key: () => string, value: V): void {
+  try {
+    out.set(key(), value);
+  } catch (err) {
+    if (!(err instanceof InvalidKeyTokenError)) throw err;
+    out.refused.push(err);
+  }
+}
+
 /**
  * key -> JSON text, for one host. An object whose id cannot be a key token is left out and
  * returned in `refused` (one bad object never blocks the others); a bad host id throws.
  */
-export function entriesOf(host: string, doc: HostStateInput): Map<string, string> & { refused: InvalidKeyTokenError[] } {
-  const out = Object.assign(new Map<string, string>(), { refused: [] as InvalidKeyTokenError[] });
-  out.set(metaKey(host), JSON.stringify({ schemaVersion: doc.schemaVersion, generation: doc.generation ?? 0, host: doc.host }));
-  const add = (key: () => string, value: unknown): void => {
-    try {
-      out.set(key(), JSON.stringify(value));
-    } catch (err) {
-      if (!(err instanceof InvalidKeyTokenError)) throw err;
-      out.refused.push(err);
-    }
-  };
-  for (const n of doc.networks ?? []) add(() => networkKey(host, String((n as { id: unknown }).id)), n);
-  for (const p of doc.ports ?? []) add(() => portKey(host, String((p as { id: unknown }).id)), p);
+export function entriesOf(host: string, doc: HostStateInput): Entries<string> {
+  const out = entries<string>();
+  out.set(metaKey(host), metaText(doc));
+  for (const n of doc.networks ?? []) add(out, () => networkKey(host, String((n as { id: unknown }).id)), JSON.stringify(n));
+  for (const p of doc.ports ?? []) add(out, () => portKey(host, String((p as { id: unknown }).id)), JSON.stringify(p));
+  return out;
+}
+
+/**
+ * The entries of part of a host's document: its meta and the named objects, undefined for an
+ * object that is not (or no longer) on the host. The same texts entriesOf gives for them.
+ */
+export function entriesOfObjects(host: string, objs: { meta: Pick<HostStateInput, 'schemaVersion' | 'generation' | 'host'>; networks: ReadonlyMap<string, unknown>; ports: ReadonlyMap<string, unknown> }): Entries<string | undefined> {
+  const out = entries<string | undefined>();
+  out.set(metaKey(host), metaText(objs.meta));
+  for (const [id, n] of objs.networks) add(out, () => networkKey(host, id), n === undefined ? undefined : JSON.stringify(n));
+  for (const [id, p] of objs.ports) add(out, () => portKey(host, id), p === undefined ? undefined : JSON.stringify(p));
   return out;
 }
 

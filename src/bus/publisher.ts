@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { ControllerHooks } from '../controller/hooks.js';
 import { errorMessage } from '../util/errors.js';
 import { logger } from '../util/log.js';
-import { entriesOf } from './documents.js';
+import { entriesOf, entriesOfObjects } from './documents.js';
 import { InvalidKeyTokenError } from './errors.js';
 import { BUCKET, parseKey } from './layout.js';
 import { parseHeartbeatMessage, parseStatusMessage } from './reports.js';
@@ -20,25 +20,39 @@ export async function openDesiredBucket(nc: NatsConnection): Promise<KV> {
   return new Kvm(js).create(BUCKET, { history: 5, allow_direct: true } as never);
 }
 
+/** What is to be written for one host: everything, or its meta and the named objects. */
+interface Scope {
+  all: boolean;
+  ports: Set<string>;
+  networks: Set<string>;
+}
+
+/** Every host is rebuilt in full this often (and on start and reconnect), whatever changed. */
+const FULL_SYNC_MS = 60_000;
+
 export class DesiredStatePublisher {
   private kv: KV | undefined;
-  /** key -> JSON text last written (or found in KV at start). */
-  private readonly written = new Map<string, string>();
-  private readonly dirty = new Set<string>();
+  /** host -> key -> JSON text last written (or found in KV at start). */
+  private readonly written = new Map<string, Map<string, string>>();
+  private readonly dirty = new Map<string, Scope>();
   private running: Promise<void> | undefined;
   private readonly subs: Subscription[] = [];
   private unhook: (() => void) | undefined;
+  private fullSync: NodeJS.Timeout | undefined;
   private readonly log: Logger;
   /** false while the bus is away: writes wait for the reconnect instead of timing out one by one. */
   private connected = true;
   /** Keys written since start (tests check that one port change is one small write). */
   puts = 0;
   deletes = 0;
+  /** Host documents built in full since start (the others were changes of a few objects). */
+  fullSyncs = 0;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly hooks: ControllerHooks,
     log?: Logger,
+    private readonly fullSyncMs = FULL_SYNC_MS,
   ) {
     this.log = log ?? logger('publisher');
   }
@@ -48,19 +62,23 @@ export class DesiredStatePublisher {
     // what KV already holds: the durable copy from before a controller restart
     for await (const key of await this.kv.keys()) {
       const e = await this.kv.get(key);
-      if (e && e.operation === 'PUT') this.written.set(key, e.string());
+      const host = parseKey(key)?.host;
+      if (e && e.operation === 'PUT' && host) this.hostKeys(host).set(key, e.string());
     }
-    this.unhook = this.hooks.onHostsChanged((hosts) => this.schedule(hosts));
-    const known = new Set([...this.hooks.knownHostIds(), ...[...this.written.keys()].map((k) => parseKey(k)?.host).filter((h): h is string => !!h)]);
-    this.schedule([...known]);
+    this.unhook = this.hooks.onHostsChanged((changes) => {
+      for (const c of changes) this.schedule(c.host, c.all ? undefined : c);
+    });
+    await this.scheduleAll();
     await this.flushed();
+    this.fullSync = setInterval(() => void this.scheduleAll().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'periodic full sync not scheduled')), this.fullSyncMs);
+    this.fullSync.unref();
     void (async () => {
       for await (const st of this.nc.status()) {
         if (st.type === 'disconnect') this.connected = false;
         // changes made while the bus was away are written from the hooks' current state
         if (st.type === 'reconnect') {
           this.connected = true;
-          this.schedule(this.hooks.knownHostIds());
+          await this.scheduleAll().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'full sync after reconnect not scheduled'));
         }
       }
     })();
@@ -87,12 +105,37 @@ export class DesiredStatePublisher {
 
   async stop(): Promise<void> {
     this.unhook?.();
+    clearInterval(this.fullSync);
     for (const s of this.subs) s.unsubscribe();
     await this.flushed();
   }
 
-  private schedule(hosts: string[]): void {
-    for (const h of hosts) this.dirty.add(h);
+  private hostKeys(host: string): Map<string, string> {
+    let m = this.written.get(host);
+    if (!m) {
+      m = new Map();
+      this.written.set(host, m);
+    }
+    return m;
+  }
+
+  /** Every known host and every host with keys, in full. */
+  private async scheduleAll(): Promise<void> {
+    for (const h of new Set([...(await this.hooks.knownHostIds()), ...this.written.keys()])) this.schedule(h);
+  }
+
+  /** `objects` undefined: the whole host. */
+  private schedule(host: string, objects?: { ports: readonly string[]; networks: readonly string[] }): void {
+    let s = this.dirty.get(host);
+    if (!s) {
+      s = { all: false, ports: new Set(), networks: new Set() };
+      this.dirty.set(host, s);
+    }
+    if (!objects) s.all = true;
+    else if (!s.all) {
+      for (const id of objects.ports) s.ports.add(id);
+      for (const id of objects.networks) s.networks.add(id);
+    }
     if (!this.running) {
       this.running = this.drain().finally(() => {
         this.running = undefined;
@@ -105,50 +148,66 @@ export class DesiredStatePublisher {
     // go out first (and more changes of the same turn join this batch), then build documents.
     await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.dirty.size > 0 && this.connected) {
-      const hosts = [...this.dirty];
+      const batch = [...this.dirty];
       this.dirty.clear();
-      for (const h of hosts) {
+      for (const [h, scope] of batch) {
         try {
-          await this.syncHost(h);
+          await this.syncHost(h, scope);
         } catch (err) {
           if (err instanceof InvalidKeyTokenError) {
             // a host id that cannot be a key prefix: retrying cannot help
             this.log.error({ host: h, err: err.message }, 'host not published');
             continue;
           }
-          // the KV keeps the last good copy; retry (and again on reconnect)
+          // the KV keeps the last good copy; retry in full (and again on reconnect)
           this.log.error({ host: h, err: errorMessage(err) }, 'publishing desired state failed; retrying');
-          if (this.connected) setTimeout(() => this.schedule([h]), 250).unref();
-          else this.dirty.add(h); // redone on reconnect
+          if (this.connected) setTimeout(() => this.schedule(h), 250).unref();
+          else this.schedule(h); // redone on reconnect
         }
       }
     }
   }
 
-  private async syncHost(host: string): Promise<void> {
+  /**
+   * Write what differs from what was last written: objects first, all in flight at once (a
+   * burst of ports is one round trip, not one per key), deletions, then meta with the new
+   * generation once they are stored (an agent that sees a generation has its objects).
+   */
+  private async syncHost(host: string, scope: Scope): Promise<void> {
     const kv = this.kv;
     if (!kv) return;
-    const known = this.hooks.knownHostIds().includes(host);
-    const want = known ? entriesOf(host, this.hooks.desiredState(host)) : Object.assign(new Map<string, string>(), { refused: [] as InvalidKeyTokenError[] });
+    const have = this.hostKeys(host);
+    let want: Map<string, string | undefined> & { refused: InvalidKeyTokenError[] };
+    if (scope.all) {
+      this.fullSyncs += 1;
+      const known = (await this.hooks.knownHostIds()).includes(host);
+      const full = known ? entriesOf(host, await this.hooks.desiredState(host)) : Object.assign(new Map<string, string>(), { refused: [] as InvalidKeyTokenError[] });
+      want = full;
+      for (const key of have.keys()) if (!full.has(key)) want.set(key, undefined);
+    } else {
+      want = entriesOfObjects(host, await this.hooks.desiredObjects(host, { ports: [...scope.ports], networks: [...scope.networks] }));
+    }
     for (const err of want.refused) this.log.error({ host, field: err.field, id: err.value }, `not published: ${err.message}`);
-    // Objects first, all in flight at once (a burst of ports is one round trip, not one per
-    // key), then meta with the new generation once they are stored.
+    const isMeta = (key: string): boolean => key.endsWith('.meta');
     const put = async (key: string, text: string): Promise<void> => {
       await kv.put(key, text);
-      this.written.set(key, text);
+      have.set(key, text);
       this.puts += 1;
     };
-    const changed = [...want].filter(([key, text]) => !key.endsWith('.meta') && this.written.get(key) !== text);
+    const del = async (key: string): Promise<void> => {
+      await kv.delete(key);
+      have.delete(key);
+      this.deletes += 1;
+    };
+    const changed = [...want].filter((e): e is [string, string] => e[1] !== undefined && !isMeta(e[0]) && have.get(e[0]) !== e[1]);
     await settleAll(changed.map(([key, text]) => put(key, text)));
-    const gone = [...this.written.keys()].filter((key) => parseKey(key)?.host === host && !want.has(key));
-    await settleAll(
-      gone.map(async (key) => {
-        await kv.delete(key);
-        this.written.delete(key);
-        this.deletes += 1;
-      }),
-    );
-    for (const [key, text] of want) if (key.endsWith('.meta') && this.written.get(key) !== text) await put(key, text);
+    await settleAll([...want].filter(([key, text]) => text === undefined && have.has(key) && !isMeta(key)).map(([key]) => del(key)));
+    for (const [key, text] of want) {
+      if (!isMeta(key) || have.get(key) === text) continue;
+      if (text === undefined) await del(key);
+      else await put(key, text);
+    }
+    if (have.size === 0) this.written.delete(host);
   }
 
   private onStatus(subject: string, data: Uint8Array): void {

@@ -1,93 +1,16 @@
 // The desired state of one host, computed from the store: the networks that have ports bound to
 // it, those ports, and for VXLAN the other hosts' VTEPs. The document the agent validates.
-// Computed on every change of the host (the publisher then writes only the keys that differ),
-// so it is a handful of set-based queries over cached statements, never one query per port.
-import type { Statement } from 'better-sqlite3';
-import type { HostStateInput } from '../state/schema.js';
+// Pure builders per object (meta, network, port) over rows, and two readers over the store
+// interface: the whole document (start, reconnect, resync) and the objects one change touched
+// (every API write), so a change costs O(what changed), not O(ports on the host).
 import type { ControllerConfig } from './config.js';
-import type { Db } from './db.js';
-import type { Pool } from './ipam.js';
-import type { HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
+import type { HostMetaDoc, HostObjects, NetworkDoc, PortDoc } from './hooks.js';
+import type { FixedIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
+import type { StoreReader } from './store.js';
+import type { HostStateInput } from '../state/schema.js';
 
-interface Statements {
-  host: Statement<[string]>;
-  ports: Statement<[string]>;
-  ips: Statement<[string]>;
-  network: Statement<[number]>;
-  subnets: Statement<[number]>;
-  remotes: Statement<[number, string]>;
-}
-
-const cache = new WeakMap<Db, Statements>();
-
-function statements(db: Db): Statements {
-  let s = cache.get(db);
-  if (!s) {
-    s = {
-      host: db.prepare('SELECT * FROM hosts WHERE id = ?'),
-      ports: db.prepare('SELECT * FROM ports WHERE host = ? ORDER BY id'),
-      ips: db.prepare('SELECT f.port_id, f.ip FROM fixed_ips f JOIN ports p ON p.id = f.port_id WHERE p.host = ? ORDER BY f.rowid'),
-      network: db.prepare('SELECT * FROM networks WHERE id = ?'),
-      subnets: db.prepare('SELECT * FROM subnets WHERE network_id = ? ORDER BY id'),
-      remotes: db.prepare('SELECT DISTINCT h.underlay u FROM ports p JOIN hosts h ON h.id = p.host WHERE p.network_id = ? AND p.host != ? AND h.underlay IS NOT NULL'),
-    };
-    cache.set(db, s);
-  }
-  return s;
-}
-
-export function hostState(db: Db, cfg: ControllerConfig, hostId: string): HostStateInput {
-  const q = statements(db);
-  const host = q.host.get(hostId) as HostRow | undefined;
-  const ports = q.ports.all(hostId) as PortRow[];
-  const ipsByPort = new Map<number, string[]>();
-  for (const r of q.ips.all(hostId) as { port_id: number; ip: string }[]) {
-    const l = ipsByPort.get(r.port_id);
-    if (l) l.push(r.ip);
-    else ipsByPort.set(r.port_id, [r.ip]);
-  }
-  const netIds = [...new Set(ports.map((p) => p.network_id))];
+export function metaDoc(cfg: ControllerConfig, hostId: string, host: HostRow | undefined): HostMetaDoc {
   const d = cfg.hosts.defaults;
-  const networks = netIds.map((id) => {
-    const n = q.network.get(id) as NetworkRow;
-    const subnets = (q.subnets.all(id) as SubnetRow[]).map((s) => ({
-      cidr: s.cidr,
-      ...(s.gateway ? { gateway: s.gateway } : {}),
-      dns: JSON.parse(s.dns) as string[],
-      dhcp: s.enable_dhcp === 1,
-      routes: JSON.parse(s.host_routes) as { destination: string; nexthop: string }[],
-    }));
-    const common = { id: String(n.id), subnets };
-    switch (n.type) {
-      case 'IP_LESS_ROUTED':
-        return { ...common, type: 'IP_LESS_ROUTED' as const, uplink: n.uplink ?? 'eth1', routingTable: n.routing_table ?? 100 };
-      case 'VXLAN': {
-        const remotes = (q.remotes.all(id, hostId) as { u: string }[]).map((r) => r.u);
-        return { ...common, type: 'VXLAN' as const, segmentId: n.segment ?? 0, remotes: remotes.sort() };
-      }
-      case 'PHYSICAL_VLAN':
-        return { ...common, type: 'PHYSICAL_VLAN' as const, segmentId: n.segment ?? 0, uplink: d.vlanTrunk ?? 'eth1' };
-      default:
-        return { ...common, type: 'MAC_FILTERED' as const, macPrefix: n.mac_prefix ?? cfg.macPrefix };
-    }
-  });
-  const binding = cfg.portBinding;
-  const portDocs = ports.map((p) => {
-    const ips = ipsByPort.get(p.id) ?? [];
-    const profile = JSON.parse(p.profile) as { kind?: string; netns?: string; peer_name?: string };
-    const veth = profile.kind === 'veth' || (profile.kind === undefined && binding.kind === 'veth');
-    const netns = profile.netns ?? (binding.kind === 'veth' ? binding.netnsTemplate.replace('{device_id}', p.device_id) : undefined);
-    return {
-      id: String(p.id),
-      network: String(p.network_id),
-      mac: p.mac,
-      addresses: ips,
-      firewallProfile: p.firewall_profile as 'DISABLED' | 'ENABLED' | 'PROTECTED',
-      revision: p.revision,
-      ...(p.device_id ? { hostname: p.device_id.slice(0, 63) } : {}),
-      ...(veth && netns ? { kind: 'veth' as const, veth: { netns, peerName: profile.peer_name ?? `eth${p.nic_index ?? 0}` } } : { kind: 'tap' as const }),
-    };
-  });
   return {
     schemaVersion: 1,
     generation: host?.generation ?? 0,
@@ -97,9 +20,80 @@ export function hostState(db: Db, cfg: ControllerConfig, hostId: string): HostSt
       macFiltered: { bridge: d.macFiltered.bridge, ...(d.macFiltered.uplink ? { uplink: d.macFiltered.uplink } : {}) },
       ...(d.tapOwner !== undefined ? { tapOwner: d.tapOwner } : {}),
     },
-    networks,
-    ports: portDocs,
-  } as HostStateInput;
+  };
 }
 
-export type { Pool };
+/** `remotes`: the VTEPs of the other hosts on the network (used for VXLAN only). */
+export function networkDoc(cfg: ControllerConfig, n: NetworkRow, subnetRows: SubnetRow[], remotes: string[]): NetworkDoc {
+  const subnets = subnetRows.map((s) => ({
+    cidr: s.cidr,
+    ...(s.gateway ? { gateway: s.gateway } : {}),
+    dns: JSON.parse(s.dns) as string[],
+    dhcp: s.enable_dhcp === 1,
+    routes: JSON.parse(s.host_routes) as { destination: string; nexthop: string }[],
+  }));
+  const common = { id: String(n.id), subnets };
+  switch (n.type) {
+    case 'IP_LESS_ROUTED':
+      return { ...common, type: 'IP_LESS_ROUTED', uplink: n.uplink ?? 'eth1', routingTable: n.routing_table ?? 100 };
+    case 'VXLAN':
+      return { ...common, type: 'VXLAN', segmentId: n.segment ?? 0, remotes: [...remotes].sort() };
+    case 'PHYSICAL_VLAN':
+      return { ...common, type: 'PHYSICAL_VLAN', segmentId: n.segment ?? 0, uplink: cfg.hosts.defaults.vlanTrunk ?? 'eth1' };
+    default:
+      return { ...common, type: 'MAC_FILTERED', macPrefix: n.mac_prefix ?? cfg.macPrefix };
+  }
+}
+
+export function portDoc(cfg: ControllerConfig, p: PortRow, ips: readonly FixedIpRow[]): PortDoc {
+  const binding = cfg.portBinding;
+  const profile = JSON.parse(p.profile) as { kind?: string; netns?: string; peer_name?: string };
+  const veth = profile.kind === 'veth' || (profile.kind === undefined && binding.kind === 'veth');
+  const netns = profile.netns ?? (binding.kind === 'veth' ? binding.netnsTemplate.replace('{device_id}', p.device_id) : undefined);
+  return {
+    id: String(p.id),
+    network: String(p.network_id),
+    mac: p.mac,
+    addresses: ips.map((f) => f.ip),
+    firewallProfile: p.firewall_profile as 'DISABLED' | 'ENABLED' | 'PROTECTED',
+    revision: p.revision,
+    ...(p.device_id ? { hostname: p.device_id.slice(0, 63) } : {}),
+    ...(veth && netns ? { kind: 'veth' as const, veth: { netns, peerName: profile.peer_name ?? `eth${p.nic_index ?? 0}` } } : { kind: 'tap' as const }),
+  };
+}
+
+async function networkDocOf(r: StoreReader, cfg: ControllerConfig, hostId: string, n: NetworkRow): Promise<NetworkDoc> {
+  const remotes = n.type === 'VXLAN' ? await r.vteps(n.id, hostId) : [];
+  return networkDoc(cfg, n, await r.subnetsOf(n.id), remotes);
+}
+
+/** The whole desired state of a host. */
+export async function hostState(r: StoreReader, cfg: ControllerConfig, hostId: string): Promise<HostStateInput> {
+  const host = await r.host(hostId);
+  const ports = await r.hostPorts(hostId);
+  const ips = await r.fixedIpsOfHost(hostId);
+  const networks: NetworkDoc[] = [];
+  for (const id of [...new Set(ports.map((p) => p.network_id))]) {
+    const n = await r.network(id);
+    if (n) networks.push(await networkDocOf(r, cfg, hostId, n));
+  }
+  return { ...metaDoc(cfg, hostId, host), networks, ports: ports.map((p) => portDoc(cfg, p, ips.get(p.id) ?? [])) } as HostStateInput;
+}
+
+/** The meta and the named objects of a host's desired state (undefined: the object is not on the host). */
+export async function hostObjects(r: StoreReader, cfg: ControllerConfig, hostId: string, ids: { ports: readonly string[]; networks: readonly string[] }): Promise<HostObjects> {
+  const out: HostObjects = { meta: metaDoc(cfg, hostId, await r.host(hostId)), networks: new Map(), ports: new Map() };
+  const rows = new Map<number, PortRow>();
+  for (const id of ids.ports) {
+    const row = /^\d+$/.test(id) ? await r.port(Number(id)) : undefined;
+    if (row && row.host === hostId) rows.set(row.id, row);
+    else out.ports.set(id, undefined);
+  }
+  const ips = await r.fixedIpsOf([...rows.keys()]);
+  for (const row of rows.values()) out.ports.set(String(row.id), portDoc(cfg, row, ips.get(row.id) ?? []));
+  for (const id of ids.networks) {
+    const n = /^\d+$/.test(id) ? await r.network(Number(id)) : undefined;
+    out.networks.set(id, n && (await r.hostHasPortOn(hostId, n.id)) ? await networkDocOf(r, cfg, hostId, n) : undefined);
+  }
+  return out;
+}

@@ -82,14 +82,12 @@ export function routes(svc: ControllerService, hooks: ControllerHooks, base: () 
       r('GET', `${base}/{id}`, ({ p, params }) => ({ project: projectView(svc.project(p, params[0] as string)) })),
     ]),
     r('GET', '/v2.0/agents', async () => {
-      await svc.settled(); // the hooks read committed state
       return {
-        agents: hooks.hosts().map((h) => ({ id: h.id, host: h.id, agent_type: 'plumb agent', binary: 'plumb', alive: h.alive, admin_state_up: true, heartbeat_timestamp: h.lastSeen ?? null, configurations: { underlay_address: h.underlayAddress ?? null } })),
+        agents: (await hooks.hosts()).map((h) => ({ id: h.id, host: h.id, agent_type: 'plumb agent', binary: 'plumb', alive: h.alive, admin_state_up: true, heartbeat_timestamp: h.lastSeen ?? null, configurations: { underlay_address: h.underlayAddress ?? null } })),
       };
     }),
     r('GET', '/v2.0/plumb/hosts/{id}/desired-state', async ({ p, params }) => {
       admin(p);
-      await svc.settled();
       return hooks.desiredState(params[0] as string);
     }),
   ];

@@ -17,6 +17,8 @@ export interface RunningController {
   url: string;
   hooks: ControllerHooks;
   service: ControllerService;
+  /** present when the config has a bus */
+  publisher: DesiredStatePublisher | undefined;
   close(): Promise<void>;
 }
 
@@ -24,8 +26,8 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
   const log = logger('controller');
   const store = new SqliteStore(cfg.database, logger('controller-store'));
   const service = await ControllerService.open(store, cfg);
-  const hooks = controllerHooks(service, store, logger('controller-hooks'));
-  const metrics = controllerMetrics(undefined, hooks, () => store.portsByStatusSync());
+  const hooks = controllerHooks(service, logger('controller-hooks'));
+  const metrics = controllerMetrics(undefined, hooks, () => store.read((r) => r.portsByStatus()));
   const [host, portText] = [cfg.listen.slice(0, cfg.listen.lastIndexOf(':')), cfg.listen.slice(cfg.listen.lastIndexOf(':') + 1)];
   let url = '';
   const server: Server = createApiServer(routes(service, hooks, () => url), authenticator(cfg), log, (method, code) => metrics.requests.inc({ method, code: String(code) }));
@@ -48,6 +50,7 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
     url,
     hooks,
     service,
+    publisher,
     async close() {
       await publisher?.stop();
       await nc?.drain().catch(() => undefined);

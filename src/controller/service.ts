@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import type { Principal } from './auth.js';
 import type { ControllerConfig } from './config.js';
+import { HostChanges } from './host-changes.js';
+import type { HostChange } from './hooks.js';
 import { BadRequestError, ConflictError, ForbiddenError, IpAddressInUseError, NetworkInUseError, NotFoundError, OverQuotaError, PoolExhaustedError } from './errors.js';
 import { defaultPools, nthSubnet24 } from './ipam.js';
 import type { FixedIpRow, FloatingIpRow, HostRow, NetworkRow, PortRow } from './rows.js';
@@ -14,7 +16,6 @@ import type { ControllerStore, NewPort, StoreReader, StoreTx } from './store.js'
 import { cidrContains, normalizeAddress, parseCidr, networkAddress } from '../util/ip.js';
 
 type Body = Record<string, unknown>;
-type Hosts = Iterable<string | null | undefined>;
 const now = (): string => new Date().toISOString();
 
 function str(body: Body, field: string, required: true): string;
@@ -70,7 +71,7 @@ export interface Quotas {
 }
 
 export class ControllerService {
-  private readonly listeners = new Set<(hosts: string[]) => void>();
+  private readonly listeners = new Set<(changes: HostChange[]) => void>();
 
   private constructor(
     readonly store: ControllerStore,
@@ -85,7 +86,7 @@ export class ControllerService {
   }
 
   // ---------- change notification
-  onHostsChanged(listener: (hosts: string[]) => void): () => void {
+  onHostsChanged(listener: (changes: HostChange[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -95,17 +96,48 @@ export class ControllerService {
     return this.store.read(() => Promise.resolve());
   }
 
-  /** One write unit; bump generations of the hosts it returns; notify after commit. */
-  private async mutate<T>(fn: (tx: StoreTx) => Promise<{ result: T; hosts: Hosts }>): Promise<T> {
-    let hosts: string[] = [];
+  /**
+   * One write unit; fn records what it changed in hosts' desired state; their generations are
+   * bumped in the same unit and listeners told after the commit.
+   */
+  private async mutate<T>(fn: (tx: StoreTx, changes: HostChanges) => Promise<T>): Promise<T> {
+    let changes = new HostChanges();
     const result = await this.store.write(async (tx) => {
-      const r = await fn(tx);
-      hosts = [...new Set([...r.hosts].filter((h): h is string => !!h))];
+      changes = new HostChanges(); // a unit may be run again: only the last run counts
+      const r = await fn(tx, changes);
+      const hosts = changes.hosts();
       if (hosts.length) await tx.bumpGenerations(hosts);
-      return r.result;
+      return r;
     });
-    if (hosts.length) for (const l of this.listeners) l(hosts);
+    const list = changes.list();
+    if (list.length) for (const l of this.listeners) l(list);
     return result;
+  }
+
+  /**
+   * A VXLAN network's object on each host lists the other hosts' VTEPs: when `host` joins or
+   * leaves the network, the network's object changes on every other host that has it.
+   */
+  private async vtepsChanged(tx: StoreTx, changes: HostChanges, networkId: number, host: string): Promise<void> {
+    for (const h of await tx.hostsOfNetwork(networkId)) if (h !== host) changes.network(h, networkId);
+  }
+
+  /** Whether adding a port of network `n` on `host` makes the host join a VXLAN network. */
+  private async joinsVxlan(tx: StoreTx, n: NetworkRow, host: string | null): Promise<boolean> {
+    return n.type === 'VXLAN' && host !== null && !(await tx.hostHasPortOn(host, n.id));
+  }
+
+  /** Record a port that appeared on (or changed on) `host`. */
+  private async portAdded(tx: StoreTx, changes: HostChanges, n: NetworkRow, host: string | null, portId: number, joined: boolean): Promise<void> {
+    changes.port(host, portId, n.id);
+    if (joined && host) await this.vtepsChanged(tx, changes, n.id, host);
+  }
+
+  /** Record a port that left `host` (deleted or moved); call after the change. */
+  private async portLeft(tx: StoreTx, changes: HostChanges, r: PortRow): Promise<void> {
+    changes.port(r.host, r.id, r.network_id);
+    if (!r.host || (await tx.hostHasPortOn(r.host, r.network_id))) return;
+    if ((await tx.network(r.network_id))?.type === 'VXLAN') await this.vtepsChanged(tx, changes, r.network_id, r.host);
   }
 
   // ---------- visibility
@@ -198,7 +230,7 @@ export class ControllerService {
       await this.insertSubnet(tx, p, id, { cidr, name: `${name || id}-subnet` });
       const n = await tx.network(id);
       if (!n) throw new NotFoundError('Network', String(id));
-      return { result: await this.networkBody(tx, n), hosts: [] };
+      return this.networkBody(tx, n);
     });
   }
 
@@ -209,7 +241,6 @@ export class ControllerService {
       if (!p.admin && n.project !== p.project) throw new NotFoundError('Network', id);
       if ((await tx.countPortsOfNetwork(n.id)) > 0) throw new NetworkInUseError(id);
       await tx.deleteNetwork(n.id);
-      return { result: undefined, hosts: [] };
     });
   }
 
@@ -260,7 +291,7 @@ export class ControllerService {
 
   async createSubnet(p: Principal, body: Body): Promise<Body> {
     const networkId = str(body, 'network_id', true);
-    return this.mutate(async (tx) => {
+    return this.mutate(async (tx, changes) => {
       const n = await this.network(tx, p, networkId);
       if (n.public === 1 && !p.admin) throw new ForbiddenError('Only administrators change public networks');
       const cidr = str(body, 'cidr', true);
@@ -268,7 +299,8 @@ export class ControllerService {
       const version = body.ip_version === undefined ? parseCidr(cidr).family : Number(body.ip_version);
       if (version !== parseCidr(cidr).family) throw new BadRequestError('ip_version', `${version} does not match cidr ${cidr}`);
       const id = await this.insertSubnet(tx, p, n.id, { ...body, cidr });
-      return { result: await this.visibleSubnet(tx, p, String(id)), hosts: await tx.hostsOfNetwork(n.id) };
+      for (const h of await tx.hostsOfNetwork(n.id)) changes.network(h, n.id);
+      return this.visibleSubnet(tx, p, String(id));
     });
   }
 
@@ -279,11 +311,11 @@ export class ControllerService {
   }
 
   async deleteSubnet(p: Principal, id: string): Promise<void> {
-    await this.mutate(async (tx) => {
+    await this.mutate(async (tx, changes) => {
       const s = await this.visibleSubnet(tx, p, id);
       if ((await tx.countFixedIpsOfSubnet(Number(id))) > 0) throw new ConflictError(`Subnet ${id} has allocated addresses`);
       await tx.deleteSubnet(Number(id));
-      return { result: undefined, hosts: await tx.hostsOfNetwork(Number(s.network_id)) };
+      for (const h of await tx.hostsOfNetwork(Number(s.network_id))) changes.network(h, Number(s.network_id));
     });
   }
 
@@ -329,7 +361,7 @@ export class ControllerService {
 
   async createPort(p: Principal, body: Body): Promise<Body> {
     const networkId = str(body, 'network_id', true);
-    return this.mutate(async (tx) => {
+    return this.mutate(async (tx, changes) => {
       const n = await this.network(tx, p, networkId);
       const deviceId = str(body, 'device_id') ?? '';
       const host = hostArg(body);
@@ -338,8 +370,10 @@ export class ControllerService {
       const profile = (body['binding:profile'] ?? {}) as Body;
       if (typeof profile !== 'object') throw new BadRequestError('binding:profile', 'must be an object');
       const firewall = firewallArg(body, 'DISABLED');
+      const joined = await this.joinsVxlan(tx, n, host);
       const created = await this.insertPort(tx, p, n, deviceId, host, requested, profile, firewall, str(body, 'name'));
-      return { result: portView(created.row, created.ips), hosts: [host, ...(await tx.hostsOfNetwork(n.id))] };
+      await this.portAdded(tx, changes, n, host, created.row.id, joined);
+      return portView(created.row, created.ips);
     });
   }
 
@@ -440,27 +474,31 @@ export class ControllerService {
   }
 
   async updatePort(p: Principal, id: string, body: Body): Promise<Body> {
-    return this.mutate(async (tx) => {
+    return this.mutate(async (tx, changes) => {
       const r = await this.port(tx, p, id);
       const host = body['binding:host_id'] === undefined ? r.host : hostArg(body);
       const firewall = firewallArg(body, r.firewall_profile);
+      const n = await tx.network(r.network_id);
+      if (!n) throw new NotFoundError('Network', String(r.network_id));
+      const joined = host !== r.host && (await this.joinsVxlan(tx, n, host));
       // a host change is a (live) migration: the port leaves one host's state and joins another's
       await tx.updatePort(r.id, { host, firewallProfile: firewall, name: str(body, 'name'), rebuild: host !== r.host || firewall !== r.firewall_profile, at: now() });
       const row = await tx.port(r.id);
       if (!row) throw new NotFoundError('Port', id);
-      return { result: await this.portBody(tx, row), hosts: [r.host, host, ...(await tx.hostsOfNetwork(r.network_id))] };
+      if (host !== r.host) await this.portLeft(tx, changes, r);
+      await this.portAdded(tx, changes, n, host, r.id, joined);
+      return this.portBody(tx, row);
     });
   }
 
-  /** Deletes a port in `tx`; the hosts whose state it changes. */
-  private async removePort(tx: StoreTx, r: PortRow): Promise<string[]> {
-    const hosts = await tx.hostsOfNetwork(r.network_id);
+  /** Deletes a port in `tx`, recording what that changes for its host (and VXLAN peers). */
+  private async removePort(tx: StoreTx, changes: HostChanges, r: PortRow): Promise<void> {
     await tx.deletePort(r.id);
-    return hosts;
+    await this.portLeft(tx, changes, r);
   }
 
   async deletePort(p: Principal, id: string): Promise<void> {
-    await this.mutate(async (tx) => ({ result: undefined, hosts: await this.removePort(tx, await this.port(tx, p, id)) }));
+    await this.mutate(async (tx, changes) => this.removePort(tx, changes, await this.port(tx, p, id)));
   }
 
   // ---------- floating IPs
@@ -474,7 +512,7 @@ export class ControllerService {
 
   /** Allocates a floating IP (and attaches it to port_id's device when given), all or nothing. */
   async createFloatingIp(p: Principal, body: Body): Promise<Body> {
-    return this.mutate(async (tx) => {
+    return this.mutate(async (tx, changes) => {
       const netId = str(body, 'floating_network_id') ?? String((await tx.firstPublicNetwork())?.id ?? '');
       const n = await this.network(tx, p, netId);
       if (n.public !== 1) throw new BadRequestError('floating_network_id', `network ${netId} is not a public network`);
@@ -487,9 +525,9 @@ export class ControllerService {
       if (!ip) throw new PoolExhaustedError(`No more IP addresses available on network ${n.id}`);
       const id = await tx.insertFloatingIp({ project: p.project, networkId: n.id, subnetId: s.id, ip, at: now() });
       const f = await this.fip(tx, p, String(id));
-      if (!body.port_id) return { result: await this.fipBody(tx, f), hosts: [] };
+      if (!body.port_id) return this.fipBody(tx, f);
       const target = await this.port(tx, p, str(body, 'port_id', true));
-      return this.attach(tx, p, f, target.device_id, target.host);
+      return this.attach(tx, changes, p, f, target.device_id, target.host);
     });
   }
 
@@ -499,15 +537,15 @@ export class ControllerService {
    */
   async updateFloatingIp(p: Principal, id: string, body: Body): Promise<Body> {
     if (!('port_id' in body)) throw new BadRequestError('port_id', 'is required (a port of the device, or null to detach)');
-    return this.mutate(async (tx) => {
+    return this.mutate(async (tx, changes) => {
       const f = await this.fip(tx, p, id);
       if (body.port_id === null) {
         const attached = f.port_id === null ? undefined : await tx.port(f.port_id);
-        const hosts = attached ? await this.removePort(tx, attached) : [];
-        return { result: await this.fipBody(tx, await this.fip(tx, p, id)), hosts };
+        if (attached) await this.removePort(tx, changes, attached);
+        return this.fipBody(tx, await this.fip(tx, p, id));
       }
       const target = await this.port(tx, p, str(body, 'port_id', true));
-      return this.attach(tx, p, f, target.device_id, target.host);
+      return this.attach(tx, changes, p, f, target.device_id, target.host);
     });
   }
 
@@ -516,31 +554,32 @@ export class ControllerService {
     const device = str(body, 'device_id') ?? '';
     const hostIn = str(body, 'host');
     if (hostIn !== undefined && !HOST_ID.test(hostIn)) throw new BadRequestError('host', `'${hostIn}' is not a valid host id`);
-    return this.mutate(async (tx) => {
+    return this.mutate(async (tx, changes) => {
       const f = await this.fip(tx, p, id);
       const host = hostIn ?? (await tx.deviceHost(device, p.admin ? undefined : p.project));
-      return this.attach(tx, p, f, device, host);
+      return this.attach(tx, changes, p, f, device, host);
     });
   }
 
-  private async attach(tx: StoreTx, p: Principal, f: FloatingIpRow, deviceId: string, host: string | null): Promise<{ result: Body; hosts: Hosts }> {
+  private async attach(tx: StoreTx, changes: HostChanges, p: Principal, f: FloatingIpRow, deviceId: string, host: string | null): Promise<Body> {
     if (f.port_id !== null) throw new IpAddressInUseError(f.ip);
     if (!deviceId) throw new BadRequestError('device_id', 'the floating IP needs a device to attach to');
     const n = await tx.network(f.network_id);
     if (!n) throw new NotFoundError('Network', String(f.network_id));
-    await this.insertPort(tx, p, n, deviceId, host, [f.ip], {}, 'DISABLED');
+    const joined = await this.joinsVxlan(tx, n, host);
+    const created = await this.insertPort(tx, p, n, deviceId, host, [f.ip], {}, 'DISABLED');
+    await this.portAdded(tx, changes, n, host, created.row.id, joined);
     const after = await tx.floatingIp(f.id);
     if (!after) throw new NotFoundError('Floating IP', String(f.id));
-    return { result: await this.fipBody(tx, after), hosts: [host, ...(await tx.hostsOfNetwork(n.id))] };
+    return this.fipBody(tx, after);
   }
 
   async deleteFloatingIp(p: Principal, id: string): Promise<void> {
-    await this.mutate(async (tx) => {
+    await this.mutate(async (tx, changes) => {
       const f = await this.fip(tx, p, id);
       const attached = f.port_id === null ? undefined : await tx.port(f.port_id);
-      const hosts = attached ? await this.removePort(tx, attached) : [];
+      if (attached) await this.removePort(tx, changes, attached);
       await tx.deleteFloatingIp(f.id);
-      return { result: undefined, hosts };
     });
   }
 
@@ -584,14 +623,14 @@ export class ControllerService {
   }
 
   async heartbeat(host: string, underlay: string | undefined, version: string): Promise<void> {
-    await this.mutate(async (tx) => {
+    await this.mutate(async (tx, changes) => {
       const before = await tx.host(host);
       await tx.upsertHost({ id: host, underlay: underlay ?? null, version, lastSeen: now() });
-      if ((before?.underlay ?? null) === (underlay ?? null)) return { result: undefined, hosts: [] };
-      // a new underlay address changes the VXLAN remotes of every host sharing a network with it
-      const hosts: string[] = [host];
-      for (const n of await tx.networksOfHost(host)) hosts.push(...(await tx.hostsOfNetwork(n)));
-      return { result: undefined, hosts };
+      if ((before?.underlay ?? null) === (underlay ?? null)) return;
+      // a new underlay address: the host's own meta, and the VXLAN remotes of every host
+      // sharing a network with it
+      changes.meta(host);
+      for (const n of await tx.networksOfHost(host)) for (const h of await tx.hostsOfNetwork(n)) if (h !== host) changes.network(h, n);
     });
   }
 

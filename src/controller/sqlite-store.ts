@@ -8,15 +8,12 @@
 // answers with, data that is not committed. If the commit itself fails, every unit of the group
 // is rejected and nothing of them is applied. Reads that arrive while a group is open join it
 // (they see its units' writes) and resolve after its commit for the same reason.
-// A second, read-only connection serves the synchronous host-state projection (host-state.ts):
-// it sees committed data only.
 // Checkpoints run off the event loop: the writer's auto-checkpoint is off and a worker thread
 // with its own connection runs PRAGMA wal_checkpoint(PASSIVE) every CHECKPOINT_MS (a passive
 // checkpoint never blocks the writer). With synchronous=NORMAL a commit is then only writes into
 // the WAL (no fsync; it survives a crash of the process); the WAL is fsynced at each checkpoint,
 // so a power loss or kernel crash can lose the commits of the last interval, never half of one.
 // In the request path, inline checkpoints (fsync of WAL and database) were commits of 5-60 ms.
-import Database from 'better-sqlite3';
 import type { Statement } from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -59,8 +56,6 @@ export class StoreClosedError extends PlumbError {
 
 export class SqliteStore implements ControllerStore {
   readonly db: Db;
-  /** read-only connection: committed state only (the host-state projection) */
-  readonly reader: Db;
   private readonly statements = new Map<string, Statement<unknown[]>>();
   /** subnet -> lowest address that may be free (exact first-free without a scan of used ones) */
   private readonly hints = new Map<number, bigint>();
@@ -82,7 +77,6 @@ export class SqliteStore implements ControllerStore {
     private readonly log: Logger,
   ) {
     this.db = openDb(path);
-    this.reader = path === ':memory:' ? this.db : new Database(path, { readonly: true });
     this.tx = this.makeTx();
     if (path !== ':memory:') {
       this.db.pragma('wal_autocheckpoint = 0');
@@ -207,19 +201,7 @@ export class SqliteStore implements ControllerStore {
     this.checkpointer?.ref(); // unref'd while running; keep the process until it has closed
     this.checkpointer?.postMessage('close');
     await this.checkpointerExit;
-    if (this.reader !== this.db) this.reader.close();
     this.db.close(); // the last connection checkpoints the whole WAL
-  }
-
-  /** Host rows from committed state, synchronously (the hooks the bus publisher calls). */
-  hostRowsSync(): HostRow[] {
-    return this.reader.prepare('SELECT * FROM hosts ORDER BY id').all() as HostRow[];
-  }
-
-  /** Committed ports counted by status (metrics, read at every scrape). */
-  portsByStatusSync(): Record<string, number> {
-    const rows = this.reader.prepare('SELECT status, COUNT(*) AS n FROM ports GROUP BY status').all() as { status: string; n: number }[];
-    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
   private poolsOf(s: SubnetRow): Pool[] {
@@ -271,6 +253,19 @@ export class SqliteStore implements ControllerStore {
       macInUse: (mac) => ok(!!one('SELECT 1 FROM ports WHERE mac = ?', mac)),
       hostsOfNetwork: (networkId) => ok(all<{ host: string }>('SELECT DISTINCT host FROM ports WHERE network_id = ? AND host IS NOT NULL', networkId).map((r) => r.host)),
       networksOfHost: (host) => ok(all<{ network_id: number }>('SELECT DISTINCT network_id FROM ports WHERE host = ?', host).map((r) => r.network_id)),
+      hostHasPortOn: (host, networkId) => ok(!!one('SELECT 1 FROM ports WHERE host = ? AND network_id = ? LIMIT 1', host, networkId)),
+      hostPorts: (host) => ok(all<PortRow>('SELECT * FROM ports WHERE host = ? ORDER BY id', host)),
+      fixedIpsOfHost: (host) => {
+        const out = new Map<number, FixedIpRow[]>();
+        for (const f of all<FixedIpRow>('SELECT f.* FROM fixed_ips f JOIN ports p ON p.id = f.port_id WHERE p.host = ? ORDER BY f.rowid', host)) {
+          const l = out.get(f.port_id);
+          if (l) l.push(f);
+          else out.set(f.port_id, [f]);
+        }
+        return ok(out);
+      },
+      vteps: (networkId, exceptHost) => ok(all<{ u: string }>('SELECT DISTINCT h.underlay u FROM ports p JOIN hosts h ON h.id = p.host WHERE p.network_id = ? AND p.host != ? AND h.underlay IS NOT NULL', networkId, exceptHost).map((r) => r.u)),
+      portsByStatus: () => ok(Object.fromEntries(all<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM ports GROUP BY status').map((r) => [r.status, r.n]))),
       deviceHost: (deviceId, project) =>
         ok(
           (project === undefined

@@ -100,6 +100,16 @@ export interface StoreReader {
   /** hosts with ports bound on the network */
   hostsOfNetwork(networkId: number): Promise<string[]>;
   networksOfHost(host: string): Promise<number[]>;
+  /** the host has at least one port bound on the network */
+  hostHasPortOn(host: string, networkId: number): Promise<boolean>;
+  /** the ports bound to the host, by id */
+  hostPorts(host: string): Promise<PortRow[]>;
+  /** the fixed addresses of the host's ports, per port in allocation order */
+  fixedIpsOfHost(host: string): Promise<Map<number, FixedIpRow[]>>;
+  /** the underlay addresses (VTEPs) of the other hosts with ports on the network */
+  vteps(networkId: number, exceptHost: string): Promise<string[]>;
+  /** ports counted by status */
+  portsByStatus(): Promise<Record<string, number>>;
   /** the host of one of the device's bound ports (within the project, unless undefined) */
   deviceHost(deviceId: string, project: string | undefined): Promise<string | null>;
   fixedIps(portId: number): Promise<FixedIpRow[]>;

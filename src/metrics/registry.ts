@@ -27,7 +27,7 @@ export type AgentMetrics = ReturnType<typeof agentMetrics>;
  * With `hooks`, hosts_alive is read from them at every scrape, and with `portsByStatus` the
  * port counts (no bookkeeping in the controller).
  */
-export function controllerMetrics(registry = new Registry(), hooks?: Pick<ControllerHooks, 'hosts'>, portsByStatus?: () => Record<string, number>) {
+export function controllerMetrics(registry = new Registry(), hooks?: Pick<ControllerHooks, 'hosts'>, portsByStatus?: () => Promise<Record<string, number>>) {
   collectDefaultMetrics({ register: registry, prefix: 'plumb_controller_' });
   return {
     registry,
@@ -38,9 +38,10 @@ export function controllerMetrics(registry = new Registry(), hooks?: Pick<Contro
       registers: [registry],
       ...(portsByStatus
         ? {
-            collect(this: Gauge<'status'>) {
+            async collect(this: Gauge<'status'>) {
+              const counts = await portsByStatus();
               this.reset();
-              for (const [status, n] of Object.entries(portsByStatus())) this.set({ status }, n);
+              for (const [status, n] of Object.entries(counts)) this.set({ status }, n);
             },
           }
         : {}),
@@ -51,8 +52,8 @@ export function controllerMetrics(registry = new Registry(), hooks?: Pick<Contro
       registers: [registry],
       ...(hooks
         ? {
-            collect(this: Gauge) {
-              this.set(hooks.hosts().filter((h) => h.alive).length);
+            async collect(this: Gauge) {
+              this.set((await hooks.hosts()).filter((h) => h.alive).length);
             },
           }
         : {}),

@@ -148,8 +148,8 @@ describe('controller API', () => {
     // moving it to h2 (live migration) is a new revision: BUILD until h2 reports
     const moved = await alice('PUT', `/v2.0/ports/${body.port.id}`, { port: { 'binding:host_id': 'h2' } });
     expect(moved.body.port).toMatchObject({ status: 'BUILD', 'binding:host_id': 'h2' });
-    const h1 = validateHostState(ctl.hooks.desiredState('h1'));
-    const h2 = validateHostState(ctl.hooks.desiredState('h2'));
+    const h1 = validateHostState(await ctl.hooks.desiredState('h1'));
+    const h2 = validateHostState(await ctl.hooks.desiredState('h2'));
     expect(h1.state.ports.some((p) => p.id === body.port.id)).toBe(false);
     expect(h2.state.ports.find((p) => p.id === body.port.id)?.revision).toBe(2);
   });

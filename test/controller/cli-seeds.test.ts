@@ -13,10 +13,11 @@ beforeAll(async () => {
   ctl = await testController();
   env = { PLUMB_URL: ctl.url, PLUMB_USER: 'alice', PLUMB_PASSWORD: 'pw-a', PLUMB_ENV_FILE: '/nonexistent' };
   // the agents of h1 report every port of the current revision ACTIVE
-  ctl.hooks.onHostsChanged((hosts) => {
-    for (const h of hosts) {
-      const d = ctl.hooks.desiredState(h);
-      for (const p of (d.ports ?? []) as { id: string; revision: number }[]) ctl.hooks.reportPortStatus({ hostId: h, portId: p.id, status: 'ACTIVE', revision: p.revision, generation: d.generation ?? 0 });
+  ctl.hooks.onHostsChanged((changes) => {
+    for (const { host } of changes) {
+      void ctl.hooks.desiredState(host).then((d) => {
+        for (const p of (d.ports ?? []) as { id: string; revision: number }[]) ctl.hooks.reportPortStatus({ hostId: host, portId: p.id, status: 'ACTIVE', revision: p.revision, generation: d.generation ?? 0 });
+      });
     }
   });
 });

@@ -1,6 +1,7 @@
 // The SQLite store's unit semantics (group commit with savepoints) and the kept device count
 // behind the per-network device limit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +14,12 @@ const at = '2026-01-01T00:00:00.000Z';
 
 describe('SQLite store units', () => {
   let store: SqliteStore;
+  let path: string;
   let subnetId: number;
   let networkId: number;
   beforeAll(async () => {
-    store = new SqliteStore(join(mkdtempSync(join(tmpdir(), 'plumb-store-')), 'c.db'), logger('test'));
+    path = join(mkdtempSync(join(tmpdir(), 'plumb-store-')), 'c.db');
+    store = new SqliteStore(path, logger('test'));
     networkId = await store.write((tx) => tx.insertNetwork({ name: 'n', project: 'p', type: 'MAC_FILTERED', public: false, segment: null, uplink: null, routingTable: null, at }));
     subnetId = await store.write((tx) =>
       tx.insertSubnet({ networkId, project: 'p', name: 's', cidr: '10.1.0.0/29', ipVersion: 4, gateway: '10.1.0.1', pools: JSON.stringify([{ start: '10.1.0.2', end: '10.1.0.6' }]), dns: '[]', enableDhcp: true, hostRoutes: '[]' }),
@@ -45,8 +48,13 @@ describe('SQLite store units', () => {
     const seen = (results[4] as PromiseFulfilledResult<{ mac: string }[]>).value.map((p) => p.mac);
     expect(seen).toEqual(['aa:00:00:00:00:02', 'aa:00:00:00:00:04']);
     expect((await store.read((r) => r.ports('p'))).map((p) => p.mac)).toEqual(['aa:00:00:00:00:02', 'aa:00:00:00:00:04']);
-    // and from the read-only connection (committed state only)
-    expect((store.reader.prepare('SELECT mac FROM ports ORDER BY id').all() as { mac: string }[]).map((p) => p.mac)).toEqual(['aa:00:00:00:00:02', 'aa:00:00:00:00:04']);
+    // and from another connection (committed state only: the failed units left nothing)
+    const other = new Database(path, { readonly: true });
+    try {
+      expect((other.prepare('SELECT mac FROM ports ORDER BY id').all() as { mac: string }[]).map((p) => p.mac)).toEqual(['aa:00:00:00:00:02', 'aa:00:00:00:00:04']);
+    } finally {
+      other.close();
+    }
   });
 
   it('first-free allocation stays exact when a unit that allocated is rolled back', async () => {

@@ -34,7 +34,7 @@ describe('metrics server', () => {
 
   it('reads hosts alive from the controller hooks at every scrape', async () => {
     let hosts = [{ id: 'h1', alive: true }, { id: 'h2', alive: true }, { id: 'h3', alive: false }];
-    const m = controllerMetrics(undefined, { hosts: () => hosts });
+    const m = controllerMetrics(undefined, { hosts: () => Promise.resolve(hosts) });
     const port = await freePort();
     servers.push(await startMetricsServer(m.registry, `127.0.0.1:${port}`));
     expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(/^plumb_controller_hosts_alive 2$/m);
