@@ -146,8 +146,11 @@ export class Reconciler {
   private remember(v: ValidatedState): void {
     for (const n of v.state.networks) this.lastNetworks.set(n.id, n);
     for (const p of v.state.ports) this.lastPorts.set(p.id, p);
-    for (const id of [...this.lastNetworks.keys()]) if (!v.state.networks.some((n) => n.id === id) && !v.frozenNetworks.has(id)) this.lastNetworks.delete(id);
-    for (const id of [...this.lastPorts.keys()]) if (!v.state.ports.some((p) => p.id === id) && !v.frozenPorts.has(id)) this.lastPorts.delete(id);
+    // sets, not a search per id: this runs every pass, over every port of the host
+    const networks = new Set(v.state.networks.map((n) => n.id));
+    const ports = new Set(v.state.ports.map((p) => p.id));
+    for (const id of [...this.lastNetworks.keys()]) if (!networks.has(id) && !v.frozenNetworks.has(id)) this.lastNetworks.delete(id);
+    for (const id of [...this.lastPorts.keys()]) if (!ports.has(id) && !v.frozenPorts.has(id)) this.lastPorts.delete(id);
   }
 }
 
