@@ -26,6 +26,27 @@ const mixed = () =>
     { macFiltered: { bridge: 'plumbmf0', uplink: 'eth1' } },
   );
 
+describe('desiredFirewall keeps per-port elements per port object', () => {
+  it('an unchanged port object gives the same elements; a changed one (new object or new values) its new ones', () => {
+    const first = mixed();
+    const before = desiredFirewall(first).tables[0] as TableSpec;
+    // the same objects again (as validation hands them out for unchanged ports): same result
+    expect(desiredFirewall(first).tables[0]).toEqual(before);
+    // a port object reused with other values (a mutable object) is not served from the cache
+    const reused = first.ports.find((p) => p.id === 'a') as { mac: string; addresses: string[] };
+    reused.mac = '02:00:00:00:00:aa';
+    reused.addresses = ['10.0.0.6'];
+    const after = desiredFirewall(first).tables[0] as TableSpec;
+    expect(els(after, 'port_mac')).toContain('"tapa" . 02:00:00:00:00:aa');
+    expect(els(after, 'port_mac')).not.toContain('"tapa" . 02:00:00:00:00:0a');
+    expect(els(after, 'port_ip4')).toEqual(['"tapa" . 10.0.0.6']);
+    expect(els(after, 'port_ip6')).toEqual([]);
+    // and the same port object under a changed network gets that network's elements
+    const moved = { ...first, networks: first.networks.map((n) => (n.id === 'mfa' ? { ...n, macPrefix: 'aa:00' } : n)) } as typeof first;
+    expect(els(desiredFirewall(moved).tables[0] as TableSpec, 'mf_allowed')).toContain(`${macPrefixRange('aa:00')} . "tapm"`);
+  });
+});
+
 describe('desiredFirewall', () => {
   const d = desiredFirewall(mixed());
   const [bridge, inet, arp] = d.tables as [TableSpec, TableSpec, TableSpec];
