@@ -1,5 +1,6 @@
-// Resolves tap owners given as user/group names through /etc/passwd and /etc/group (read once
-// per pass; no NSS module support, which is what QEMU hosts use in practice).
+// Resolves tap owners given as user/group names through /etc/passwd and /etc/group (no NSS
+// module support, which is what QEMU hosts use in practice). A resolver is made per pass; the
+// files are read only when a name is looked up (numeric owners, the common case, read nothing).
 import { readFileSync } from 'node:fs';
 import type { IdResolver } from './desired.js';
 
@@ -19,10 +20,10 @@ function table(path: string): Map<string, number> {
 }
 
 export function systemIdResolver(): IdResolver {
-  const users = table('/etc/passwd');
-  const groups = table('/etc/group');
+  let users: Map<string, number> | undefined;
+  let groups: Map<string, number> | undefined;
   return {
-    uid: (o) => (typeof o === 'number' ? o : users.get(o)),
-    gid: (g) => (typeof g === 'number' ? g : groups.get(g)),
+    uid: (o) => (typeof o === 'number' ? o : (users ??= table('/etc/passwd')).get(o)),
+    gid: (g) => (typeof g === 'number' ? g : (groups ??= table('/etc/group')).get(g)),
   };
 }
