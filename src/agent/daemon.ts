@@ -80,7 +80,8 @@ export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent',
     },
   });
   service.start();
-  log.info({ mode: cfg.nats ? 'nats' : 'state-file', netns: cfg.netns }, 'agent started');
+  // bin/plumb.js raises the libuv pool (UV_THREADPOOL_SIZE) before Node starts it: say what we got
+  log.info({ mode: cfg.nats ? 'nats' : 'state-file', netns: cfg.netns, threadPool: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, 'agent started');
   return {
     service,
     async stop() {

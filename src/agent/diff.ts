@@ -8,7 +8,7 @@ import { cidrContains, normalizeAddress } from '../util/ip.js';
 import type { DesiredKernel, DesiredLink, DesiredNeigh, DesiredRoute, ModelProblem } from './model.js';
 import type { Observed } from './observe.js';
 import { phaseOf, type Op } from './ops.js';
-import { isOwnedLink, isOwnedRoute, isOwnedRule, ownerAlias, ownerKey, parseOwnerAlias, type Owner } from './ownership.js';
+import { DELETE_GROUP, isOwnedLink, isOwnedRoute, isOwnedRule, ownerAlias, ownerKey, parseOwnerAlias, type Owner } from './ownership.js';
 
 export interface Plan {
   ops: Op[];
@@ -59,6 +59,9 @@ export function diff(desired: DesiredKernel, observed: Observed, frozen: Readonl
     const haveMaster = have.masterIndex === undefined ? undefined : byIndex.get(have.masterIndex)?.name;
     if (haveMaster !== want.master) set.master = want.master ?? '';
     if (!have.up) set.up = true;
+    // Marked for a bulk deletion that never happened (a crash between the two steps) and desired
+    // again: back into the default group, in a phase before this pass's own deletions.
+    if (have.devGroup === DELETE_GROUP) ops.push({ kind: 'linkSet', name: want.name, group: 0, owner: want.owner });
     if (Object.keys(set).length > 3) ops.push(set);
   }
   for (const e of desired.enslavements) {

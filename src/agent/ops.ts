@@ -7,7 +7,7 @@ import type { Owner } from './ownership.js';
 export type Op =
   | { kind: 'linkDel'; link: Link; owner: Owner }
   | { kind: 'linkAdd'; link: DesiredLink; owner: Owner }
-  | { kind: 'linkSet'; name: string; mtu?: number; up?: boolean; alias?: string; master?: string; owner: Owner }
+  | { kind: 'linkSet'; name: string; mtu?: number; up?: boolean; alias?: string; master?: string; group?: number; owner: Owner }
   | { kind: 'ruleDel'; rule: Rule; owner: Owner }
   | { kind: 'ruleAdd'; rule: DesiredRule; owner: Owner }
   | { kind: 'routeDel'; route: Route; owner: Owner }
@@ -38,7 +38,8 @@ export function phaseOf(op: Op): number {
     case 'linkAdd':
       return op.link.kind === 'bridge' ? 7 : op.link.kind === 'vxlan' || op.link.kind === 'vlan' ? 8 : 9;
     case 'linkSet':
-      return 10;
+      // leaving plumb's deletion group happens before the deletions, which check that group
+      return op.group !== undefined ? 3 : 10;
     case 'sysctlSet':
       return 11;
     case 'fdbAppend':
@@ -84,6 +85,7 @@ export function describeOp(op: Op): string {
       if (op.mtu !== undefined) parts.push(`mtu ${op.mtu}`);
       if (op.alias !== undefined) parts.push(`alias ${op.alias}`);
       if (op.master !== undefined) parts.push(op.master === '' ? 'nomaster' : `master ${op.master}`);
+      if (op.group !== undefined) parts.push(`group ${op.group === 0 ? 'default' : op.group}`);
       if (op.up !== undefined) parts.push(op.up ? 'up' : 'down');
       return parts.join(' ');
     }

@@ -9,6 +9,19 @@ export const RTPROT_PLUMB = 146;
 /** Priority of plumb's `iif <port> lookup <table>` rules. */
 export const RULE_PRIORITY = 20000;
 
+/**
+ * Device group (IFLA_GROUP) plumb moves the devices it is about to delete into, so that one
+ * `RTM_DELLINK` by group (`ip link del group G`) unregisters them all at once: the kernel then
+ * waits for its RCU grace periods once for the set instead of once per device (~16 ms a tap).
+ * 0x706c6d62 is "plmb" in ASCII: groups are 32-bit, 0 is the default, and operators number
+ * theirs from 1 up (/etc/iproute2/group names only 0), so nothing else is expected here.
+ * Only execute.ts puts devices in it, and only right before deleting them; it deletes by group
+ * only when the group holds exactly those devices, and otherwise one device at a time. A plumb
+ * device found in it that is desired again (a crash between the two steps) is put back into
+ * group 0 by the diff, in a phase before that pass's own deletions.
+ */
+export const DELETE_GROUP = 0x706c6d62;
+
 const ALIAS_PREFIX = 'plumb:';
 
 export type Owner =

@@ -1,7 +1,9 @@
 // The KernelHandle over rtnetlink (the `netlink` package as transport, plumb's own codecs in
 // rtnl/), bound to one network namespace: its sockets are opened inside it. Requests are
 // pipelined: each gets its own sequence number, so hundreds can be in flight at once, and
-// those made in the same tick share one sendmsg (rtnl/batch.ts).
+// those made in the same tick share one sendmsg (rtnl/batch.ts). Requests that are slow inside
+// the kernel (creating and deleting devices, TUNSETIFF) are sent from the libuv thread pool, one
+// at a time (rtnl/offload.ts), so the event loop keeps running while the kernel works.
 import { readFileSync, writeFileSync, closeSync } from 'node:fs';
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import type { FdbEntry, KernelEvent, KernelEventKind, KernelHandle, KernelObject, Link, LinkChange, LinkSpec, Neigh, Route, Rule } from './types.js';
@@ -10,16 +12,17 @@ import { toKernelError } from './errno.js';
 import { errorMessage } from '../util/errors.js';
 import { logger } from '../util/log.js';
 import { NetnsBinding, openNetnsFd } from './netns.js';
-import { closeTapFd, createPersistentTap } from './tap.js';
+import { closeTapFd, configureTap, openTun } from './tap.js';
 import { AF_BRIDGE, AF_INET, AF_INET6 } from './rtnl/addr.js';
 import { parseAttrs, readU32 } from './rtnl/attrs.js';
 import { NLM_F, NTF, RTA, RTM } from './rtnl/constants.js';
-import { linkChangeBody, linkCreateBody, linkDumpBody, linkIndexBody, parseLink } from './rtnl/links.js';
+import { linkChangeBody, linkCreateBody, linkDumpBody, linkGroupBody, linkIndexBody, parseLink } from './rtnl/links.js';
 import { rtmsg, fibRuleHdr } from './rtnl/messages.js';
 import { dumpBody, fdbBody, neighBody, parseFdb, parseNeigh } from './rtnl/neighbours.js';
 import { parseRoute, routeBody } from './rtnl/routes.js';
 import { parseRule, ruleBody } from './rtnl/rules.js';
 import { RequestBatcher } from './rtnl/batch.js';
+import { OffloadedRequests } from './rtnl/offload.js';
 import { NotificationSocket, RTNLGRP } from './rtnl/notify-socket.js';
 
 const log = logger('kernel');
@@ -36,6 +39,7 @@ class RtnlHandle implements KernelHandle {
   private dumpQueue: Promise<unknown> = Promise.resolve();
   private readonly frames: FrameSender;
   private readonly batcher: RequestBatcher;
+  private readonly slow: OffloadedRequests;
 
   // Two sockets: requests (pipelined, many in flight) and dumps. The netlink package can
   // reassemble only one multipart reply at a time per socket, and an ACK arriving between
@@ -47,13 +51,15 @@ class RtnlHandle implements KernelHandle {
   ) {
     this.frames = new FrameSender(ns);
     this.batcher = new RequestBatcher(sock.socket);
+    this.slow = new OffloadedRequests(ns);
   }
 
   private async request(op: string, type: number, body: Buffer, flags = 0, detail?: string): Promise<RawMessage[]> {
-    // creating and deleting devices is slow inside the kernel's sendmsg: one at a time
-    const alone = type === RTM.DELLINK || (type === RTM.NEWLINK && (flags & NLM_F.CREATE) !== 0);
+    // creating and deleting devices is slow inside the kernel's sendmsg: from the thread pool,
+    // one at a time; everything else from here, batched
+    const slow = type === RTM.DELLINK || (type === RTM.NEWLINK && (flags & NLM_F.CREATE) !== 0);
     try {
-      return await this.batcher.request(type, body, flags, { alone });
+      return await (slow ? this.slow.request(type, body, flags) : this.batcher.request(type, body, flags));
     } catch (err) {
       throw toKernelError(op, err, detail);
     }
@@ -81,9 +87,14 @@ class RtnlHandle implements KernelHandle {
 
   async linkAdd(spec: LinkSpec): Promise<void> {
     if (spec.kind === 'tap') {
+      // /dev/net/tun opened in the namespace, then TUNSETIFF on the pool, in the slow lane
       let fd: number;
       try {
-        fd = this.ns.run(() => createPersistentTap({ name: spec.name, owner: spec.owner, group: spec.group, multiQueue: spec.multiQueue, vnetHdr: spec.vnetHdr }));
+        fd = await this.slow.serial(async () => {
+          const tun = this.ns.run(() => openTun());
+          await configureTap(tun, { name: spec.name, owner: spec.owner, group: spec.group, multiQueue: spec.multiQueue, vnetHdr: spec.vnetHdr });
+          return tun;
+        });
       } catch (err) {
         throw toKernelError(`tuntap add ${spec.name}`, err);
       }
@@ -114,6 +125,10 @@ class RtnlHandle implements KernelHandle {
 
   async linkDel(index: number): Promise<void> {
     await this.request(`link del #${index}`, RTM.DELLINK, linkIndexBody(index));
+  }
+
+  async linkDelGroup(group: number): Promise<void> {
+    await this.request(`link del group ${group}`, RTM.DELLINK, linkGroupBody(group));
   }
 
   async routeList(): Promise<Route[]> {
@@ -257,6 +272,7 @@ class RtnlHandle implements KernelHandle {
     this.events?.close();
     this.events = undefined;
     this.frames.close();
+    this.slow.close();
     this.ns.close();
     this.sock.socket.close();
     this.dumpSock.socket.close();

@@ -20,6 +20,8 @@ interface LinkCommon {
   alias: string | undefined;
   /** IFLA_MASTER ifindex (bridge port), undefined when not enslaved. */
   masterIndex: number | undefined;
+  /** IFLA_GROUP, the device group (`ip link set dev D group G`); 0 is the default group. */
+  devGroup: number;
 }
 
 export interface BridgeLink extends LinkCommon {
@@ -109,6 +111,8 @@ export interface LinkChange {
   alias?: string;
   /** ifindex of the new master; null removes the device from its bridge. */
   masterIndex?: number | null;
+  /** Device group (IFLA_GROUP); 0 is the default group. */
+  group?: number;
 }
 
 export interface Route {
@@ -192,6 +196,11 @@ export interface KernelHandle {
   linkSet(index: number, change: LinkChange): Promise<void>;
   /** `ip link del dev INDEX` */
   linkDel(index: number): Promise<void>;
+  /**
+   * `ip link del group GROUP`: every device of the group, in one unregistration (one set of RCU
+   * grace periods for all of them). Rejects with NotFoundError when the group is empty.
+   */
+  linkDelGroup(group: number): Promise<void>;
 
   /** `ip route show table all` (both families). */
   routeList(): Promise<Route[]>;

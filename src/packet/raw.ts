@@ -1,5 +1,7 @@
-// The libc calls behind plumb's AF_PACKET sockets and its rtnetlink notification socket (koffi), and the one way a frame is sent out
-// of an interface, shared by the DHCP/RA responder and gratuitous ARP / unsolicited NA.
+// The libc calls behind plumb's AF_PACKET sockets and its own rtnetlink sockets (notifications,
+// slow requests) (koffi), a way to make any of them on the libuv thread pool, and the one way a
+// frame is sent out of an interface, shared by the DHCP/RA responder and gratuitous ARP /
+// unsolicited NA.
 import koffi from 'koffi';
 
 const libc = koffi.load('libc.so.6');
@@ -18,6 +20,33 @@ export const SOCK_RAW = 3;
 
 export function lastErrno(): number {
   return koffi.decode(errnoLocation(), 'int') as number;
+}
+
+/** A libc function bound with koffi (any of the above, or another module's). */
+export type LibcFunction = ReturnType<typeof libc.func>;
+
+export interface AsyncOutcome {
+  /** The function's integer return value. */
+  result: number;
+  /** errno as the calling worker thread left it when `result` < 0, else 0. */
+  errno: number;
+}
+
+/**
+ * Call `fn(...args)` on the libuv thread pool (koffi's async call) and resolve with its result
+ * and errno: for calls that block inside the kernel (a netlink request that unregisters a device,
+ * TUNSETIFF). Buffers passed in must stay untouched until the promise settles. The pool is small
+ * (UV_THREADPOOL_SIZE, raised in bin/plumb.js); callers keep at most one such call in flight each.
+ */
+export function callAsync(fn: LibcFunction, ...args: unknown[]): Promise<AsyncOutcome> {
+  return new Promise((resolve, reject) => {
+    (fn as unknown as { async: (...a: unknown[]) => void }).async(...args, (err: unknown, result: number | bigint) => {
+      if (err) return reject(err instanceof Error ? err : new Error(String(err)));
+      const n = Number(result);
+      // errno is per thread; koffi hands the worker's value to this callback (koffi >= 3.2)
+      resolve({ result: n, errno: n < 0 ? koffi.errno() : 0 });
+    });
+  });
 }
 
 // one sockaddr_ll for every send: sendto is synchronous, so it is never shared by two calls

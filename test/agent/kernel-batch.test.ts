@@ -48,9 +48,9 @@ describe('batched rtnetlink requests', () => {
     expect(after.find((l) => l.ifname === 'kb2')?.mtu).toBe(1300);
   });
 
-  it('device deletions go one per sendmsg, with a turn of the event loop between them', async () => {
-    // Each deletion waits inside the kernel's sendmsg (RCU grace periods under RTNL); sent
-    // together they would hold the event loop for the whole batch: no DHCP answer, no heartbeat.
+  it('device deletions are sent from the thread pool: the event loop keeps turning meanwhile', async () => {
+    // Each deletion waits inside the kernel's sendmsg (RCU grace periods under RTNL); sent from
+    // the main thread they would hold the event loop: no DHCP answer, no heartbeat.
     const taps = Array.from({ length: 40 }, (_, i) => `kd${i}`);
     for (const name of taps) await handle.linkAdd({ kind: 'tap', name, mtu: 1500, alias: 'plumb:port:x', owner: undefined, group: undefined, multiQueue: false, vnetHdr: true });
     const links = (await handle.linkList()).filter((l) => taps.includes(l.name));

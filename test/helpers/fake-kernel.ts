@@ -17,7 +17,7 @@ export class FakeKernel implements KernelHandle {
   private nextIndex = 100;
 
   addForeignLink(name: string, kind: Link['kind'] = 'other', mtu = 1500): Link {
-    const base = { index: this.nextIndex++, name, mtu, up: true, carrier: true, mac: '02:00:00:00:00:01', alias: undefined, masterIndex: undefined };
+    const base = { index: this.nextIndex++, name, mtu, up: true, carrier: true, mac: '02:00:00:00:00:01', alias: undefined, masterIndex: undefined, devGroup: 0 };
     const link = (kind === 'bridge' ? { ...base, kind } : { ...base, kind: 'other', infoKind: '' }) as Link;
     this.links.push(link);
     return link;
@@ -29,7 +29,7 @@ export class FakeKernel implements KernelHandle {
   async linkAdd(spec: LinkSpec): Promise<void> {
     this.writes++;
     if (this.links.some((l) => l.name === spec.name)) throw new ExistsError('linkAdd', 17, 'EEXIST');
-    const base = { index: this.nextIndex++, name: spec.name, mtu: spec.mtu, up: false, carrier: false, mac: '02:00:00:00:00:99', alias: spec.alias, masterIndex: undefined };
+    const base = { index: this.nextIndex++, name: spec.name, mtu: spec.mtu, up: false, carrier: false, mac: '02:00:00:00:00:99', alias: spec.alias, masterIndex: undefined, devGroup: 0 };
     switch (spec.kind) {
       case 'bridge':
         this.links.push({ ...base, kind: 'bridge' });
@@ -56,6 +56,7 @@ export class FakeKernel implements KernelHandle {
     if (change.up !== undefined) l.up = change.up;
     if (change.alias !== undefined) l.alias = change.alias;
     if (change.masterIndex !== undefined) l.masterIndex = change.masterIndex ?? undefined;
+    if (change.group !== undefined) l.devGroup = change.group;
   }
   async linkDel(index: number): Promise<void> {
     this.writes++;
@@ -67,6 +68,16 @@ export class FakeKernel implements KernelHandle {
     this.neighs = this.neighs.filter((n) => n.ifIndex !== index);
     this.fdb = this.fdb.filter((f) => f.ifIndex !== index);
     for (const x of this.links) if (x.masterIndex === index) x.masterIndex = undefined;
+  }
+  /** Group deletions issued (linkDelGroup), for tests of bulk deletion. */
+  groupDeletes = 0;
+  async linkDelGroup(group: number): Promise<void> {
+    this.writes++;
+    this.groupDeletes++;
+    const members = this.links.filter((l) => l.devGroup === group);
+    if (members.length === 0) throw new NotFoundError('linkDelGroup', 19, 'ENODEV');
+    for (const l of members) await this.linkDel(l.index);
+    this.writes -= members.length; // one request for the whole group
   }
   async routeList(): Promise<Route[]> {
     return this.routes.map((r) => ({ ...r }));

@@ -2,8 +2,8 @@
 // one sendmsg (the kernel walks the messages of a datagram one by one and acknowledges each),
 // instead of one syscall, one getsockname and one buffer per request as the `netlink`
 // package's request() does. Replies are still matched per sequence number by the package.
-import { getSystemErrorName } from 'node:util';
 import type { NetlinkSocket } from 'netlink';
+import { errnoName } from './offload.js';
 
 const NLMSG_HDRLEN = 16;
 const NLMSG_ERROR = 2;
@@ -33,8 +33,6 @@ interface Refs {
 
 export class RequestBatcher {
   private queue: Pending[] = [];
-  /** Requests sent one per datagram, one per turn of the event loop. */
-  private readonly slow: Pending[] = [];
   private scheduled = false;
   private port: number | undefined;
 
@@ -43,16 +41,12 @@ export class RequestBatcher {
   /**
    * Send one request (REQUEST|ACK plus `flags`); resolves with its reply messages (none for a
    * plain ACK) or rejects with `Error('Request rejected: ECODE')`, as the package's request().
+   * Requests that are slow inside the kernel's sendmsg (creating or deleting a device) do not
+   * come here: the handle sends them from the thread pool (offload.ts).
    */
-  request(type: number, body: Buffer, flags = 0, opts: { alone?: boolean } = {}): Promise<RawReply[]> {
+  request(type: number, body: Buffer, flags = 0): Promise<RawReply[]> {
     return new Promise((resolve, reject) => {
-      const p = { type, flags, body, resolve, reject };
-      if (opts.alone) {
-        this.slow.push(p);
-        if (this.slow.length === 1) setImmediate(() => this.sendSlow());
-        return;
-      }
-      this.queue.push(p);
+      this.queue.push({ type, flags, body, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         queueMicrotask(() => this.flush());
@@ -63,21 +57,6 @@ export class RequestBatcher {
   private flush(): void {
     this.scheduled = false;
     while (this.queue.length > 0) this.send(this.queue.splice(0, MAX_BATCH));
-  }
-
-  /**
-   * The kernel handles a netlink request inside the sender's sendmsg, and some requests are
-   * slow there: deleting a device waits for RCU grace periods under the RTNL lock (~15 ms a tap
-   * on this machine), creating one registers it. Sent 256 to a datagram, 800 tap deletions held
-   * the event loop for 13 s (no DHCP answer, no heartbeat). These go one per sendmsg, with a
-   * turn of the event loop between them.
-   */
-  private sendSlow(): void {
-    const next = this.slow[0];
-    if (!next) return;
-    this.send([next]);
-    this.slow.shift();
-    if (this.slow.length > 0) setImmediate(() => this.sendSlow());
   }
 
   private send(batch: Pending[]): void {
@@ -123,13 +102,5 @@ export class RequestBatcher {
         p.reject(error);
       });
     });
-  }
-}
-
-function errnoName(errno: number): string {
-  try {
-    return getSystemErrorName(-errno);
-  } catch {
-    return String(errno);
   }
 }

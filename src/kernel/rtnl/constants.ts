@@ -10,7 +10,7 @@ export const RTM = {
   NEWADDR: 20, DELADDR: 21,
 } as const;
 
-export const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, MASTER: 10, LINKINFO: 18, IFALIAS: 20, EXT_MASK: 29, NET_NS_FD: 28, LINK_NETNSID: 37 } as const;
+export const IFLA = { ADDRESS: 1, IFNAME: 3, MTU: 4, LINK: 5, MASTER: 10, LINKINFO: 18, IFALIAS: 20, GROUP: 27, EXT_MASK: 29, NET_NS_FD: 28, LINK_NETNSID: 37 } as const;
 export const IFLA_INFO = { KIND: 1, DATA: 2 } as const;
 export const IFLA_VXLAN = { ID: 1, LINK: 3, LOCAL: 4, LEARNING: 7, PORT: 15, LOCAL6: 17 } as const;
 export const IFLA_VLAN_ID = 1;

@@ -9,7 +9,7 @@ import { ifinfomsg } from './messages.js';
 const IFF_TUN_TYPE_TAP = 2;
 
 // Only these link attributes are read; skipping the rest (stats, queues, ...) halves dump time.
-const LINK_ATTRS: ReadonlySet<number> = new Set([IFLA.ADDRESS, IFLA.IFNAME, IFLA.MTU, IFLA.LINK, IFLA.MASTER, IFLA.LINKINFO, IFLA.IFALIAS, IFLA.LINK_NETNSID]);
+const LINK_ATTRS: ReadonlySet<number> = new Set([IFLA.ADDRESS, IFLA.IFNAME, IFLA.MTU, IFLA.LINK, IFLA.MASTER, IFLA.LINKINFO, IFLA.IFALIAS, IFLA.GROUP, IFLA.LINK_NETNSID]);
 
 /** RTM_GETLINK dump request asking the kernel to leave statistics out (RTEXT_FILTER_SKIP_STATS). */
 export function linkDumpBody(): Buffer {
@@ -33,6 +33,7 @@ export function parseLink(payload: Buffer): Link | undefined {
     mac: macFromBytes(a.get(IFLA.ADDRESS)),
     alias: readString(a.get(IFLA.IFALIAS)) || undefined,
     masterIndex: readU32(a.get(IFLA.MASTER)) || undefined,
+    devGroup: readU32(a.get(IFLA.GROUP)) ?? 0,
   };
   const info = a.get(IFLA.LINKINFO);
   const infoAttrs = info ? parseAttrs(info) : new Map<number, Buffer>();
@@ -119,6 +120,7 @@ export function linkChangeBody(index: number, change: LinkChange): Buffer {
   if (change.mtu !== undefined) parts.push(u32(IFLA.MTU, change.mtu));
   if (change.masterIndex !== undefined) parts.push(u32(IFLA.MASTER, change.masterIndex ?? 0));
   if (change.alias !== undefined) parts.push(str(IFLA.IFALIAS, change.alias));
+  if (change.group !== undefined) parts.push(u32(IFLA.GROUP, change.group));
   const up = change.up;
   const hdr = ifinfomsg({ family: 0, index, flags: up ? IFF_UP : 0, change: up === undefined ? 0 : IFF_UP });
   return Buffer.concat([hdr, ...parts]);
@@ -126,5 +128,14 @@ export function linkChangeBody(index: number, change: LinkChange): Buffer {
 
 export function linkIndexBody(index: number): Buffer {
   return ifinfomsg({ index });
+}
+
+/**
+ * RTM_DELLINK body naming a device group instead of a device (ifindex 0, IFLA_GROUP): the
+ * kernel deletes every device of the group in one unregister_netdevice_many (rtnl_group_dellink).
+ * Group 0 is refused by the kernel (EPERM): it would be every device.
+ */
+export function linkGroupBody(group: number): Buffer {
+  return Buffer.concat([ifinfomsg({ index: 0 }), u32(IFLA.GROUP, group)]);
 }
 
