@@ -112,11 +112,12 @@ export function diff(desired: DesiredKernel, observed: Observed, frozen: Readonl
   // ---- rules
   const ruleKey = (family: number, iif: string, table: number): string => `${family}|${iif}|${table}`;
   const haveRules = new Set<string>();
+  const wantRules = new Set(desired.rules.map((w) => ruleKey(w.family, w.iifName, w.table)));
   for (const r of observed.rules) {
     if (!isOwnedRule(r)) continue;
     const key = ruleKey(r.family, r.iifName ?? '', r.table);
     const iifOwner = parseOwnerAlias(byName.get(r.iifName ?? '')?.alias);
-    if (desired.rules.some((w) => ruleKey(w.family, w.iifName, w.table) === key)) {
+    if (wantRules.has(key)) {
       haveRules.add(key);
     } else if (!isFrozen(iifOwner)) {
       ops.push({ kind: 'ruleDel', rule: r, owner: iifOwner ?? ORPHAN });
@@ -165,11 +166,13 @@ export function diff(desired: DesiredKernel, observed: Observed, frozen: Readonl
   }
 
   // ---- VXLAN head-end replication entries
+  const fdbKey = (dev: string, mac: string, dst: string | undefined): string => `${dev}|${mac}|${dst === undefined ? '' : normalizeAddress(dst)}`;
+  const wantFdb = new Set(desired.fdb.map((w) => fdbKey(w.dev, w.mac, w.dst)));
   for (const [ifIndex, entries] of observed.fdb) {
     const dev = byIndex.get(ifIndex);
     if (!dev || gone(ifIndex) || isFrozen(parseOwnerAlias(dev.alias))) continue;
     for (const e of entries) {
-      if (!desired.fdb.some((w) => w.dev === dev.name && w.mac === e.mac && sameAddr(w.dst, e.dst))) {
+      if (!wantFdb.has(fdbKey(dev.name, e.mac, e.dst))) {
         ops.push({ kind: 'fdbDel', entry: e, dev: dev.name, owner: parseOwnerAlias(dev.alias) ?? ORPHAN });
       }
     }

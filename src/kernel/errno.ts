@@ -1,15 +1,17 @@
 // Netlink request errors -> plumb's typed kernel errors. The netlink package reports a
 // rejected request as `Error('Request rejected: <CODE>')`; the code is all we need.
 import { constants } from 'node:os';
-import { BusyError, ExistsError, KernelError, NotFoundError, UnsupportedError } from './errors.js';
+import { BusyError, DeviceFullError, ExistsError, KernelError, NotFoundError, UnsupportedError } from './errors.js';
 
 const errnos = constants.errno as Record<string, number>;
+/** Linux errnos that Node's table lacks (see rtnl/offload.ts errnoName). */
+const LINUX_ERRNOS: Record<string, number> = { EXFULL: 54 };
 
 export function toKernelError(op: string, err: unknown, detail?: string): KernelError {
   if (err instanceof KernelError) return err;
   const message = err instanceof Error ? err.message : String(err);
   const code = /Request rejected: (E[A-Z0-9]+|\d+)/.exec(message)?.[1] ?? (err as { code?: string }).code ?? 'EIO';
-  const errno = /^\d+$/.test(code) ? Number(code) : errnos[code] ?? 0;
+  const errno = /^\d+$/.test(code) ? Number(code) : errnos[code] ?? LINUX_ERRNOS[code] ?? 0;
   switch (code) {
     case 'ENOENT':
     case 'ENODEV':
@@ -22,6 +24,9 @@ export function toKernelError(op: string, err: unknown, detail?: string): Kernel
       return new BusyError(op, errno, code, detail);
     case 'EOPNOTSUPP':
       return new UnsupportedError(op, errno, code, detail);
+    case 'EXFULL':
+      // the one rtnetlink path that returns it: enslaving to a bridge whose port numbers are used up
+      return new DeviceFullError(op, errno, code, detail ?? 'the master device has no free port: a Linux bridge takes at most 1023 ports');
     default:
       return new KernelError(op, errno, code, detail ?? (code === 'EIO' ? message : undefined));
   }

@@ -24,6 +24,9 @@ export class BusyError extends KernelError {}
 /** The kernel lacks a feature, e.g. `type vlan` without the 8021q driver (EOPNOTSUPP). */
 export class UnsupportedError extends KernelError {}
 
+/** EXFULL: the master device has no free port (a Linux bridge takes at most 1023). */
+export class DeviceFullError extends KernelError {}
+
 /** A named network namespace (/run/netns/NAME) does not exist. */
 export class NamespaceNotFoundError extends PlumbError {
   constructor(readonly netns: string) {

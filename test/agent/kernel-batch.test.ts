@@ -2,9 +2,9 @@
 // gets its own outcome, errors typed as before, and a failing request does not fail the others.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openKernelHandle } from '../../src/kernel/handle.js';
-import { ExistsError, NotFoundError } from '../../src/kernel/errors.js';
+import { DeviceFullError, ExistsError, NotFoundError } from '../../src/kernel/errors.js';
 import type { KernelHandle } from '../../src/kernel/types.js';
-import { Netns, ipJson } from '../helpers/netns.js';
+import { Netns, ipIn, ipJson, sh } from '../helpers/netns.js';
 
 const netns = new Netns();
 let ns: string;
@@ -46,6 +46,21 @@ describe('batched rtnetlink requests', () => {
     const after = ipJson<{ ifname: string; mtu: number }[]>(ns, 'link', 'show', 'type', 'bridge');
     expect(after.find((l) => l.ifname === 'kb1')?.mtu).toBe(1300);
     expect(after.find((l) => l.ifname === 'kb2')?.mtu).toBe(1300);
+  });
+
+  it('enslaving a 1,024th port to a bridge fails with DeviceFullError naming the limit', async () => {
+    // Linux numbers bridge ports with 10 bits (port 0 unused): 1,023 at most. libuv has no name
+    // for EXFULL, which once surfaced as "EIO (Unknown system error -54)".
+    const batch = ['link add kfull type bridge', ...Array.from({ length: 1024 }, (_, i) => `tuntap add kf${i} mode tap`), ...Array.from({ length: 1023 }, (_, i) => `link set kf${i} master kfull`)];
+    sh('ip', ['-n', ns, '-batch', '-'], { input: `${batch.join('\n')}\n` });
+    const links = await handle.linkList();
+    const bridge = links.find((l) => l.name === 'kfull');
+    const extra = links.find((l) => l.name === 'kf1023');
+    const err = await handle.linkSet(extra?.index ?? 0, { masterIndex: bridge?.index ?? 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeviceFullError);
+    expect((err as Error).message).toMatch(/EXFULL \(the master device has no free port: a Linux bridge takes at most 1023 ports\)/);
+    expect(ipIn(ns, 'link', 'show', 'kf1023')).not.toMatch(/master/);
+    sh('ip', ['-n', ns, 'link', 'del', 'kfull']);
   });
 
   it('device deletions are sent from the thread pool: the event loop keeps turning meanwhile', async () => {

@@ -146,10 +146,16 @@ function closedError(): Error {
   return new Error('Request rejected: EBADF');
 }
 
+/** Linux errnos libuv has no name for, that rtnetlink returns (EXFULL: a bridge with 1023 ports). */
+const LINUX_ONLY: Record<number, string> = { 54: 'EXFULL' };
+
 export function errnoName(errno: number): string {
+  const linux = LINUX_ONLY[Math.abs(errno)];
+  if (linux) return linux;
   try {
-    return getSystemErrorName(-errno);
+    const name = getSystemErrorName(-Math.abs(errno));
+    return name.startsWith('E') ? name : String(Math.abs(errno)); // not "Unknown system error -N"
   } catch {
-    return String(errno);
+    return String(Math.abs(errno));
   }
 }
