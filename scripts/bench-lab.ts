@@ -5,18 +5,20 @@
 //     read from the agent's own histogram (plumb_agent_port_apply_seconds, bucket bounds);
 //   - total: the port's created_at (controller commit) to the moment its ACTIVE report landed
 //     (updated_at), both controller timestamps.
-// Scenarios: open-loop arrival at fixed rates (requests scheduled on a clock, latency counted
-// from the scheduled time, so a slow answer cannot hide queueing), and a burst of 8 clients
-// creating as fast as the API answers (a saturation test: latency there is mostly queueing).
+// Scenarios: one port at a time, each waited for until ACTIVE before the next (as `plumb port
+// create --wait` in a loop: the latency of one change on an otherwise idle system); open-loop
+// arrival at fixed rates (requests scheduled on a clock, latency counted from the scheduled
+// time, so a slow answer cannot hide queueing); and a burst of 8 clients creating as fast as
+// the API answers (a saturation test: latency there is mostly queueing).
 // Needs the lab up (`plumb lab up`). Ports are taps on h1, 15 NICs per device.
-//   npx tsx scripts/bench-lab.ts [--ports 1000] [--rates 50,200] [--burst 8]
+//   npx tsx scripts/bench-lab.ts [--ports 1000] [--sequential] [--rates 50,200] [--burst 8]
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { api } from '../src/lab/controller.js';
 import { LAB_AGENT_METRICS } from '../src/lab/layout.js';
 
 const { values } = parseArgs({
-  options: { ports: { type: 'string', default: '1000' }, rates: { type: 'string', default: '50,200' }, burst: { type: 'string', default: '8' } },
+  options: { ports: { type: 'string', default: '1000' }, sequential: { type: 'boolean', default: false }, rates: { type: 'string', default: '50,200' }, burst: { type: 'string', default: '8' } },
 });
 const N = Number(values.ports);
 const RATES = values.rates.split(',').filter(Boolean).map(Number);
@@ -58,11 +60,15 @@ async function activePorts(): Promise<number> {
   return Number(/^plumb_agent_ports\{status="ACTIVE"\} (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
+let created: string[] = [];
+const lastId = (): string => created.at(-1) ?? '';
+
 async function scenario(name: string, network: string, create: (one: (i: number, scheduledAt?: number) => Promise<void>) => Promise<void>): Promise<void> {
   const baseline = await activePorts();
   const before = await applyBuckets();
   const apiMs: number[] = [];
   const ids: string[] = [];
+  created = ids;
   const started = performance.now();
   await create(async (i, scheduledAt) => {
     const t = scheduledAt ?? performance.now();
@@ -102,6 +108,19 @@ const existing = (await api<{ networks: { id: string; name: string }[] }>('GET',
 const network = existing ?? (await api<{ network: { id: string } }>('POST', '/v2.0/networks', { network: { name: 'bench', cidr: '10.250.0.0/21' } })).network;
 console.log(`lab end to end, ${N} tap ports per scenario on h1; load average ${execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ')}`);
 
+if (values.sequential) {
+  await scenario('one at a time, each waited for until ACTIVE', network.id, async (one) => {
+    for (let i = 0; i < N; i++) {
+      await one(i);
+      const id = lastId();
+      for (;;) {
+        const { port } = await api<{ port: Port }>('GET', `/v2.0/ports/${id}`);
+        if (port.status === 'ACTIVE') break;
+        await sleep(2);
+      }
+    }
+  });
+}
 for (const rate of RATES) {
   await scenario(`open loop at ${rate} ports/s`, network.id, async (one) => {
     const t0 = performance.now();
