@@ -29,7 +29,7 @@ import { validateHostState } from '../src/state/validate.js';
 const { values } = parseArgs({ options: { period: { type: 'string', default: '3' }, 'serve-plumb': { type: 'string' } } });
 const PERIOD = values.period ?? '3';
 const MAC = 'aa:00:00:00:00:01';
-const RATES = [1000, 2000, 3000, 4000, 6000, 8000, 12000, 16000, 24000, 32000];
+const RATES = [1000, 2000, 3000, 4000, 6000, 8000, 10000, 12000, 16000, 24000, 32000];
 const SERVERS = ['plumb', 'dnsmasq', 'kea'] as const;
 type Server = (typeof SERVERS)[number];
 const dir = mkdtempSync(join(tmpdir(), 'plumb-bench-dhcp-'));
