@@ -100,7 +100,7 @@ class RtnlHandle implements KernelHandle {
       }
       // detached before anything else sees the tap, so a VM can attach as soon as we resolve
       await closeTapFd(fd);
-      await this.linkSetByName(spec.name, { mtu: spec.mtu, alias: spec.alias });
+      await this.linkSetByName(spec.name, { mtu: spec.mtu, alias: spec.alias, ...attach(spec) });
       return;
     }
     const peerFd = spec.kind === 'veth' ? openNetnsFd(spec.peerNetns) : undefined;
@@ -110,7 +110,7 @@ class RtnlHandle implements KernelHandle {
       if (peerFd !== undefined) closeSync(peerFd);
     }
     // IFLA_IFALIAS is ignored on creation by the kernel; set it in a second request.
-    await this.linkSetByName(spec.name, { alias: spec.alias });
+    await this.linkSetByName(spec.name, { alias: spec.alias, ...attach(spec) });
   }
 
   /** RTM_NEWLINK addressed by IFLA_IFNAME (ifindex 0): no lookup round trip for new devices. */
@@ -347,4 +347,9 @@ export async function openKernelHandle(opts: { netns?: string } = {}): Promise<K
   dumpSock.socket.setRecvBufferSize(8 * 1024 * 1024);
   sock.socket.setRecvBufferSize(8 * 1024 * 1024);
   return new RtnlHandle(sock, dumpSock, ns);
+}
+
+/** The master and admin state a new device takes in its post-creation request (LinkAttach). */
+function attach(spec: LinkSpec): LinkChange {
+  return { ...(spec.masterIndex !== undefined ? { masterIndex: spec.masterIndex } : {}), ...(spec.up ? { up: true } : {}) };
 }

@@ -67,42 +67,54 @@ export interface OtherLink extends LinkCommon {
 
 export type Link = BridgeLink | VxlanLink | VlanLink | TapLink | VethLink | OtherLink;
 
+/**
+ * Optional for any new device: its master and admin state, set in the same request that sets its
+ * alias right after creation (a new port then needs no separate `ip link set master up`).
+ */
+export interface LinkAttach {
+  /** ifindex of an existing master (bridge) */
+  masterIndex?: number;
+  up?: boolean;
+}
+
 /** What to create. Tap devices are created through /dev/net/tun, the rest over rtnetlink. */
-export type LinkSpec =
-  | { kind: 'bridge'; name: string; mtu: number; alias: string }
-  | {
-      kind: 'vxlan';
-      name: string;
-      mtu: number;
-      alias: string;
-      vni: number;
-      local: string;
-      underlayIndex: number | undefined;
-      port: number;
-      learning: boolean;
-    }
-  | { kind: 'vlan'; name: string; mtu: number; alias: string; parentIndex: number; vid: number }
-  | {
-      kind: 'tap';
-      name: string;
-      mtu: number;
-      alias: string;
-      owner: number | undefined;
-      group: number | undefined;
-      multiQueue: boolean;
-      vnetHdr: boolean;
-    }
-  | {
-      kind: 'veth';
-      name: string;
-      mtu: number;
-      alias: string;
-      /** MAC of the peer (the VM side). */
-      peerMac: string;
-      peerName: string;
-      /** Named namespace (/run/netns/<name>) the peer is created in directly. */
-      peerNetns: string;
-    };
+export type LinkSpec = LinkAttach &
+  (
+    | { kind: 'bridge'; name: string; mtu: number; alias: string }
+    | {
+        kind: 'vxlan';
+        name: string;
+        mtu: number;
+        alias: string;
+        vni: number;
+        local: string;
+        underlayIndex: number | undefined;
+        port: number;
+        learning: boolean;
+      }
+    | { kind: 'vlan'; name: string; mtu: number; alias: string; parentIndex: number; vid: number }
+    | {
+        kind: 'tap';
+        name: string;
+        mtu: number;
+        alias: string;
+        owner: number | undefined;
+        group: number | undefined;
+        multiQueue: boolean;
+        vnetHdr: boolean;
+      }
+    | {
+        kind: 'veth';
+        name: string;
+        mtu: number;
+        alias: string;
+        /** MAC of the peer (the VM side). */
+        peerMac: string;
+        peerName: string;
+        /** Named namespace (/run/netns/<name>) the peer is created in directly. */
+        peerNetns: string;
+      }
+  );
 
 /** Attribute changes for an existing link; only the given fields are written. */
 export interface LinkChange {

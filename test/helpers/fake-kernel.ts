@@ -29,7 +29,7 @@ export class FakeKernel implements KernelHandle {
   async linkAdd(spec: LinkSpec): Promise<void> {
     this.writes++;
     if (this.links.some((l) => l.name === spec.name)) throw new ExistsError('linkAdd', 17, 'EEXIST');
-    const base = { index: this.nextIndex++, name: spec.name, mtu: spec.mtu, up: false, carrier: false, mac: '02:00:00:00:00:99', alias: spec.alias, masterIndex: undefined, devGroup: 0 };
+    const base = { index: this.nextIndex++, name: spec.name, mtu: spec.mtu, up: spec.up === true, carrier: false, mac: '02:00:00:00:00:99', alias: spec.alias, masterIndex: spec.masterIndex, devGroup: 0 };
     switch (spec.kind) {
       case 'bridge':
         this.links.push({ ...base, kind: 'bridge' });

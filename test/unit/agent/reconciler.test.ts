@@ -40,6 +40,27 @@ describe('Reconciler on a fake kernel', () => {
     r = new Reconciler(k, { ids });
   });
 
+  it('a port joining an existing bridge is enslaved and set up when it is created: no separate link set', async () => {
+    await r.reconcile(validateHostState(doc()));
+    const writes = k.writes;
+    const next = await r.reconcile(validateHostState(doc({ ports: [{ id: 'p4', network: 'mf1', mac: 'aa:00:01:00:00:04' }, { id: 'p5', network: 'x1', mac: 'aa:00:00:00:00:05' }] })));
+    expect(next.converged).toBe(true);
+    const byName = (n: string) => k.links.find((l) => l.name === n)!;
+    expect(byName('tapp4')).toMatchObject({ up: true, masterIndex: byName('plumbmf0').index });
+    expect(byName('tapp5')).toMatchObject({ up: true, masterIndex: byName('pbr-x1').index });
+    // the plan still lists the link set; executing it was folded into the creation
+    expect(next.ops.filter((o) => o.kind === 'linkSet').map(describeOp).sort()).toEqual(['ip link set tapp4 master plumbmf0 up', 'ip link set tapp5 master pbr-x1 up']);
+    expect(k.writes - writes).toBe(2); // the two creations
+    expect((await r.reconcile(validateHostState(doc({ ports: [{ id: 'p4', network: 'mf1', mac: 'aa:00:01:00:00:04' }, { id: 'p5', network: 'x1', mac: 'aa:00:00:00:00:05' }] })))).writes).toBe(0);
+  });
+
+  it('a port created with its bridge in the same pass is still enslaved (a separate link set)', async () => {
+    const first = await r.reconcile(validateHostState(doc({ networks: [{ id: 'x2', type: 'VXLAN', segmentId: 5002, remotes: [] }], ports: [{ id: 'p6', network: 'x2', mac: 'aa:00:00:00:00:06' }] })));
+    expect(first.converged).toBe(true);
+    const byName = (n: string) => k.links.find((l) => l.name === n)!;
+    expect(byName('tapp6')).toMatchObject({ up: true, masterIndex: byName('pbr-x2').index });
+  });
+
   it('creates the objects of every network type, then a second pass writes nothing', async () => {
     const first = await r.reconcile(validateHostState(doc()));
     expect(first.failures).toEqual([]);
