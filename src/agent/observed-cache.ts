@@ -5,7 +5,10 @@
 // every notification generated before it (its own previous writes included) has been applied.
 //
 // What the kernel does not notify is read every pass or kept with care:
-//  - proxy neighbour entries: never notified; one proxy-only dump per pass (small);
+//  - proxy neighbour entries: never notified; read with a proxy-only dump when a pass needs them
+//    and they may have changed: after a full read, after plumb wrote neighbours, after a device
+//    was deleted or went down (the kernel drops its entries), and when the agent's poll
+//    (proxiesChanged, every 400 ms) saw a difference — not on every pass;
 //  - IPv4 routes flushed with their device (delete or admin down): not notified; dropped from
 //    the cache with the device's own notification;
 //  - sysctls: not notified; read once per path, forgotten when plumb writes them or their device
@@ -43,6 +46,10 @@ export class ObservedCache {
 
   /** The proxy entries the last pass saw, to tell when someone changed them (no notification). */
   private proxySeen: string | undefined;
+  /** The proxy entries as last dumped; undefined: dump them at the next pass. */
+  private proxies: Neigh[] | undefined;
+  /** Proxy-only dumps made by passes (tests). */
+  proxyDumps = 0;
 
   constructor(private readonly handle: KernelHandle) {
     this.unsubscribe = handle.subscribe((e) => this.onEvent(e));
@@ -55,6 +62,12 @@ export class ObservedCache {
   /** The next pass reads everything from the kernel again. */
   invalidate(): void {
     this.valid = false;
+    this.proxies = undefined;
+  }
+
+  /** plumb wrote neighbour entries: the next pass reads the proxy entries again. */
+  forgetProxies(): void {
+    this.proxies = undefined;
   }
 
   /** Forget sysctl values plumb just wrote (or tried to): they are read again next pass. */
@@ -81,8 +94,13 @@ export class ObservedCache {
   /** The rest of the observed state for the links just returned by currentLinks(). */
   async observed(links: Link[], sysctlPaths: Iterable<string>): Promise<Observed> {
     const ownedVxlans = new Set(links.filter((l) => l.kind === 'vxlan' && isOwnedLink(l)).map((l) => l.index));
-    const proxies = await this.handle.proxyNeighList();
-    this.proxySeen = proxyFingerprint(proxies);
+    let proxies = this.proxies;
+    if (!proxies) {
+      proxies = await this.handle.proxyNeighList();
+      this.proxyDumps += 1;
+      this.proxies = proxies;
+      this.proxySeen = proxyFingerprint(proxies);
+    }
     const fdb = new Map<number, FdbEntry[]>([...ownedVxlans].map((i) => [i, []]));
     for (const e of this.fdb.values()) fdb.get(e.ifIndex)?.push(e);
     const paths = [...new Set(sysctlPaths)];
@@ -102,11 +120,14 @@ export class ObservedCache {
    */
   async proxiesChanged(): Promise<boolean> {
     if (this.proxySeen === undefined) return false;
-    return proxyFingerprint(await this.handle.proxyNeighList()) !== this.proxySeen;
+    const changed = proxyFingerprint(await this.handle.proxyNeighList()) !== this.proxySeen;
+    if (changed) this.proxies = undefined;
+    return changed;
   }
 
   private async resync(): Promise<void> {
     this.buffered = [];
+    this.proxies = undefined;
     try {
       const [links, routes, rules, neighs, fdb] = await Promise.all([
         this.handle.linkList(),
@@ -185,6 +206,7 @@ export class ObservedCache {
   private applyLink(link: Link, deleted: boolean): void {
     const before = this.links.get(link.index);
     if (deleted) {
+      this.proxies = undefined; // its proxy entries went with it
       this.links.delete(link.index);
       this.dropDeviceObjects(link.index, true);
       this.forgetDeviceSysctls(link.name);
@@ -193,6 +215,8 @@ export class ObservedCache {
     this.links.set(link.index, link);
     // IPv4 drops a device's routes when it goes down, without a notification per route
     if (before?.up && !link.up) this.dropDeviceObjects(link.index, false);
+    // the kernel drops a device's proxy entries when it goes down or loses carrier (neigh_ifdown)
+    if ((before?.up && !link.up) || (before?.carrier && !link.carrier)) this.proxies = undefined;
     if (!before || before.name !== link.name) {
       this.forgetDeviceSysctls(link.name);
       if (before) this.forgetDeviceSysctls(before.name);

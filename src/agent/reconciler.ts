@@ -89,6 +89,7 @@ export class Reconciler {
     const result = await execute(this.handle, ops, links, cache ? () => cache.currentLinks() : undefined);
     if (cache) {
       cache.forgetSysctls(ops.flatMap((o) => (o.kind === 'sysctlSet' ? [o.path] : [])));
+      if (ops.some((o) => o.kind === 'neighReplace' || o.kind === 'neighDel')) cache.forgetProxies();
       // a failed write may have left something the notifications do not describe
       if (result.failures.length > 0) cache.invalidate();
     }

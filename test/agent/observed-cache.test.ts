@@ -40,6 +40,8 @@ function comparable(o: Observed) {
 }
 
 async function expectCacheMatchesKernel(sysctls: string[] = []): Promise<void> {
+  // what the agent does every 400 ms: proxy entries are not notified, so it polls them
+  await cache.proxiesChanged();
   const links = await cache.currentLinks();
   const cached = await cache.observed(links, sysctls);
   const freshLinks = await handle.linkList();
@@ -95,6 +97,33 @@ describe('observed state kept from notifications', () => {
 
     // all of it from notifications: no further full read
     expect(cache.resyncs).toBe(resyncs);
+  });
+
+  it('reads proxy entries only when they may have changed, not on every pass', async () => {
+    ipIn(ns, 'link', 'add', 'p0', 'type', 'veth', 'peer', 'name', 'p1');
+    ipIn(ns, 'link', 'set', 'p0', 'up');
+    ipIn(ns, 'neigh', 'add', 'proxy', '198.51.100.70', 'dev', 'p0');
+    cache.invalidate();
+    const proxiesOf = async (): Promise<string[]> => (await cache.observed(await cache.currentLinks(), [])).neighs.filter((n) => n.proxy).map((n) => n.address);
+    expect(await proxiesOf()).toContain('198.51.100.70');
+    const dumps = cache.proxyDumps;
+    await proxiesOf();
+    await proxiesOf();
+    expect(cache.proxyDumps).toBe(dumps); // unchanged: kept
+    expect(await cache.proxiesChanged()).toBe(false);
+    // a hand-made change is found by the poll, and the next pass reads them again
+    ipIn(ns, 'neigh', 'add', 'proxy', '198.51.100.71', 'dev', 'p0');
+    expect(await cache.proxiesChanged()).toBe(true);
+    expect(await proxiesOf()).toEqual(expect.arrayContaining(['198.51.100.70', '198.51.100.71']));
+    expect(cache.proxyDumps).toBe(dumps + 1);
+    // plumb's own neighbour writes make the next pass read them
+    cache.forgetProxies();
+    await proxiesOf();
+    expect(cache.proxyDumps).toBe(dumps + 2);
+    // a device going down takes its proxy entries with it: read again without a poll
+    ipIn(ns, 'link', 'set', 'p0', 'down');
+    expect(await proxiesOf()).not.toContain('198.51.100.70');
+    ipIn(ns, 'link', 'del', 'p0');
   });
 
   it('keeps VXLAN head-end replication entries from notifications', async () => {
