@@ -215,40 +215,80 @@ function validatePorts(
     if (!net) {
       return fail('network', rejectedNetworks.has(port.network) ? `network '${port.network}' was rejected` : `unknown network '${port.network}'`);
     }
-    if (port.kind === 'veth' && !port.veth) return fail('veth', 'veth ports need veth.netns (the namespace that receives the peer)');
-    if (port.kind === 'tap' && port.veth) return fail('veth', 'only veth ports take a veth section');
-    if (port.kind === 'veth' && port.tap) return fail('tap', 'only tap ports take a tap section');
-    if (net.type === 'MAC_FILTERED' && !port.mac.startsWith(net.macPrefix)) {
-      return fail('mac', `${port.mac} does not carry network '${net.id}''s MAC prefix ${net.macPrefix}`);
+    const facts = portFacts(port, net);
+    if (facts.fail) return fail(facts.fail.field, facts.fail.reason);
+    for (const [j, a] of facts.addresses.entries()) {
+      if (a.fail) return fail(`addresses[${j}]`, a.fail);
+      const other = addrs.get(a.key);
+      if (other) return fail(`addresses[${j}]`, `${port.addresses[j]} is already used by port '${other}' on network '${net.id}'`);
+      if (a.twice) return fail(`addresses[${j}]`, `${port.addresses[j]} is listed twice`);
     }
-
-    const normalized: string[] = [];
-    for (const [j, a] of port.addresses.entries()) {
-      const addr = normalizeAddress(a);
-      if (net.subnets.length > 0 && !net.subnets.some((s) => cidrContains(s.cidr, addr))) {
-        return fail(`addresses[${j}]`, `${a} is outside every subnet of network '${net.id}' (${net.subnets.map((s) => s.cidr).join(', ')})`);
-      }
-      if (net.subnets.length === 0 && net.type === 'IP_LESS_ROUTED') {
-        return fail(`addresses[${j}]`, `network '${net.id}' has no subnet to route ${a} in`);
-      }
-      const other = addrs.get(`${net.id}|${addr}`);
-      if (other) return fail(`addresses[${j}]`, `${a} is already used by port '${other}' on network '${net.id}'`);
-      if (normalized.includes(addr)) return fail(`addresses[${j}]`, `${a} is listed twice`);
-      normalized.push(addr);
-    }
-    const macOwner = macs.get(`${net.id}|${port.mac}`);
+    const macOwner = macs.get(facts.macKey);
     if (macOwner) return fail('mac', `${port.mac} is already used by port '${macOwner}' on network '${net.id}'`);
-    const name = portIfname(port);
+    const name = facts.name;
     const nameOwner = ifnames.get(name);
     if (nameOwner) return fail(port.ifname ? 'ifname' : 'id', `interface name '${name}' collides with ${nameOwner}`);
 
     ids.add(port.id);
-    macs.set(`${net.id}|${port.mac}`, port.id);
-    for (const a of normalized) addrs.set(`${net.id}|${a}`, port.id);
+    macs.set(facts.macKey, port.id);
+    for (const a of facts.addresses) addrs.set(a.key, port.id);
     ifnames.set(name, `port '${port.id}'`);
-    accepted.push(withAddresses(port, normalized));
+    accepted.push(withAddresses(port, facts.normalized));
   });
   return accepted;
+}
+
+/**
+ * What validating a port needs that depends on the port and its network alone: the checks of
+ * the port by itself, its normalized addresses and the keys the cross-object checks use. Kept
+ * per (parsed port, network) object pair, so revalidating 1,000 unchanged ports builds no strings.
+ */
+interface PortFacts {
+  /** the first failing check of the port on its own */
+  fail: { field: string; reason: string } | undefined;
+  /** per address, in order: its key, or why it fails on its own (cross-object checks come between) */
+  addresses: { key: string; fail?: string; twice?: boolean }[];
+  normalized: string[];
+  macKey: string;
+  name: string;
+}
+
+const portFactsCache = new WeakMap<Port, { net: Network; facts: PortFacts }>();
+
+function portFacts(port: Port, net: Network): PortFacts {
+  const hit = portFactsCache.get(port);
+  if (hit && hit.net === net) return hit.facts;
+  const facts: PortFacts = { fail: undefined, addresses: [], normalized: [], macKey: `${net.id}|${port.mac}`, name: portIfname(port) };
+  const failWith = (field: string, reason: string): PortFacts => ({ ...facts, fail: { field, reason } });
+  const computed = ((): PortFacts => {
+    if (port.kind === 'veth' && !port.veth) return failWith('veth', 'veth ports need veth.netns (the namespace that receives the peer)');
+    if (port.kind === 'tap' && port.veth) return failWith('veth', 'only veth ports take a veth section');
+    if (port.kind === 'veth' && port.tap) return failWith('tap', 'only tap ports take a tap section');
+    if (net.type === 'MAC_FILTERED' && !port.mac.startsWith(net.macPrefix)) {
+      return failWith('mac', `${port.mac} does not carry network '${net.id}''s MAC prefix ${net.macPrefix}`);
+    }
+    for (const a of port.addresses) {
+      const addr = normalizeAddress(a);
+      const key = `${net.id}|${addr}`;
+      if (net.subnets.length > 0 && !net.subnets.some((s) => cidrContains(s.cidr, addr))) {
+        facts.addresses.push({ key, fail: `${a} is outside every subnet of network '${net.id}' (${net.subnets.map((s) => s.cidr).join(', ')})` });
+        break;
+      }
+      if (net.subnets.length === 0 && net.type === 'IP_LESS_ROUTED') {
+        facts.addresses.push({ key, fail: `network '${net.id}' has no subnet to route ${a} in` });
+        break;
+      }
+      if (facts.normalized.includes(addr)) {
+        facts.addresses.push({ key, twice: true });
+        break;
+      }
+      facts.addresses.push({ key });
+      facts.normalized.push(addr);
+    }
+    return facts;
+  })();
+  portFactsCache.set(port, { net, facts: computed });
+  return computed;
 }
 
 // The accepted port is the parsed one with normalized addresses. Handing out the same object

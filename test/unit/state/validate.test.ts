@@ -27,6 +27,22 @@ describe('validateHostState', () => {
     expect(v.state.networks[0]?.mtu).toBe(1500);
   });
 
+  it('an unchanged (frozen) port is judged again when its network changes, and the same as the first time otherwise', () => {
+    // documents from the bus share frozen objects between versions; per-port results are kept per object
+    const port = Object.freeze({ id: 'p9', network: 'n1', mac: 'aa:00:01:00:00:09', addresses: Object.freeze(['192.168.1.9', '192.168.1.19']) });
+    const net = (cidr: string) => Object.freeze({ id: 'n1', type: 'MAC_FILTERED', macPrefix: 'aa:00:01', subnets: Object.freeze([Object.freeze({ cidr })]) });
+    const doc = (n: object, ports: object[]) => ({ ...base(), networks: [n], ports });
+    const inside = net('192.168.1.0/24');
+    expect(validateHostState(doc(inside, [port])).rejections).toEqual([]);
+    expect(validateHostState(doc(inside, [port])).state.ports.map((p) => p.id)).toEqual(['p9']);
+    const moved = validateHostState(doc(net('10.9.0.0/16'), [port]));
+    expect(moved.rejections).toEqual([{ kind: 'port', id: 'p9', field: 'ports[0].addresses[0]', reason: "192.168.1.9 is outside every subnet of network 'n1' (10.9.0.0/16)" }]);
+    // the cross-object checks still see the other ports of each document
+    const twin = Object.freeze({ id: 'p10', network: 'n1', mac: 'aa:00:01:00:00:0a', addresses: Object.freeze(['192.168.1.19']) });
+    expect(validateHostState(doc(inside, [port, twin])).rejections).toEqual([{ kind: 'port', id: 'p10', field: 'ports[1].addresses[0]', reason: "192.168.1.19 is already used by port 'p9' on network 'n1'" }]);
+    expect(validateHostState(doc(inside, [twin, port])).rejections).toEqual([{ kind: 'port', id: 'p9', field: 'ports[1].addresses[1]', reason: "192.168.1.19 is already used by port 'p10' on network 'n1'" }]);
+  });
+
   it('rejects a bad envelope as a whole, naming the field', () => {
     expect(() => validateHostState({ ...base(), schemaVersion: 2 })).toThrow(StateValidationError);
     expect(() => validateHostState({ ...base(), schemaVersion: 2 })).toThrow(/state.schemaVersion/);
