@@ -41,13 +41,22 @@ export function ownerAlias(owner: Owner): string {
   }
 }
 
+// Parsed once per alias: the diff asks for every link's owner several times a pass.
+const parsedAliases = new Map<string, Owner | undefined>();
+const PARSED_ALIASES_MAX = 100_000;
+
+/** The owner an alias names (a shared frozen object), or undefined for a device plumb does not own. */
 export function parseOwnerAlias(alias: string | undefined): Owner | undefined {
   if (!alias?.startsWith(ALIAS_PREFIX)) return undefined;
+  if (parsedAliases.has(alias)) return parsedAliases.get(alias);
   const rest = alias.slice(ALIAS_PREFIX.length);
-  if (rest === 'macfiltered') return { kind: 'macfiltered' };
-  if (rest.startsWith('net:')) return { kind: 'network', id: rest.slice(4) };
-  if (rest.startsWith('port:')) return { kind: 'port', id: rest.slice(5) };
-  return undefined;
+  let owner: Owner | undefined;
+  if (rest === 'macfiltered') owner = { kind: 'macfiltered' };
+  else if (rest.startsWith('net:')) owner = { kind: 'network', id: rest.slice(4) };
+  else if (rest.startsWith('port:')) owner = { kind: 'port', id: rest.slice(5) };
+  if (parsedAliases.size >= PARSED_ALIASES_MAX) parsedAliases.clear();
+  parsedAliases.set(alias, owner && Object.freeze(owner));
+  return owner;
 }
 
 export function ownerKey(owner: Owner): string {
