@@ -2,9 +2,21 @@
 // kernel's reusable tapN numbering, so a restarted agent finds exactly the device it made.
 import type { HostState, Network, Port } from './schema.js';
 
+// Names are derived for every port several times a pass (validation, kernel model, firewall,
+// DHCP): the usual 11-character tags are kept per id instead of running the regex each time.
+const tags11 = new Map<string, string>();
+const TAGS_MAX = 200_000;
+
 /** `id` itself when short and safe, else its first `max` safe characters (Neutron's tap<id[:11]>). */
 export function nameTag(id: string, max: number): string {
-  return id.replace(/[^A-Za-z0-9_-]/g, '').slice(0, max);
+  if (max !== 11) return id.replace(/[^A-Za-z0-9_-]/g, '').slice(0, max);
+  let tag = tags11.get(id);
+  if (tag === undefined) {
+    tag = id.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 11);
+    if (tags11.size >= TAGS_MAX) tags11.clear();
+    tags11.set(id, tag);
+  }
+  return tag;
 }
 
 export function bridgeName(network: Network, host: HostState['host']): string {
