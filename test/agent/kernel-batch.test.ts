@@ -48,6 +48,19 @@ describe('batched rtnetlink requests', () => {
     expect(after.find((l) => l.ifname === 'kb2')?.mtu).toBe(1300);
   });
 
+  it('taps created concurrently (more than run at once) all exist, enslaved and up from their creation', async () => {
+    await handle.linkAdd({ kind: 'bridge', name: 'kcbr', mtu: 1500, alias: 'plumb:net:kc', up: true });
+    const bridge = (await handle.linkList()).find((l) => l.name === 'kcbr');
+    const names = Array.from({ length: 12 }, (_, i) => `kc${i}`);
+    await Promise.all(names.map((name) => handle.linkAdd({ kind: 'tap', name, mtu: 1400, alias: `plumb:port:${name}`, owner: 0, group: undefined, multiQueue: false, vnetHdr: true, masterIndex: bridge?.index ?? 0, up: true })));
+    const links = ipJson<{ ifname: string; mtu: number; ifalias?: string; master?: string; flags: string[] }[]>(ns, 'link', 'show', 'master', 'kcbr');
+    expect(links.map((l) => l.ifname).sort()).toEqual([...names].sort());
+    for (const l of links) {
+      expect(l).toMatchObject({ mtu: 1400, ifalias: `plumb:port:${l.ifname}`, master: 'kcbr' });
+      expect(l.flags).toContain('UP');
+    }
+  });
+
   it('enslaving a 1,024th port to a bridge fails with DeviceFullError naming the limit', async () => {
     // Linux numbers bridge ports with 10 bits (port 0 unused): 1,023 at most. libuv has no name
     // for EXFULL, which once surfaced as "EIO (Unknown system error -54)".
