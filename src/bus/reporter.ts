@@ -6,6 +6,7 @@ import { heartbeatSubject, statusSubject, type HeartbeatMessage, type StatusMess
 type PortReport = StatusMessage['ports'][number];
 
 export class StatusReporter {
+  /** port id -> the report last sent for it, for the ports of the latest report only */
   private readonly sent = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -26,12 +27,23 @@ export class StatusReporter {
     })();
   }
 
+  /** `ports`: every port of the host now; only those whose report changed are sent. */
   report(generation: number, ports: PortReport[]): void {
+    // forget ports that are gone: VM churn brings new port ids for the life of the agent
+    if (this.sent.size > ports.length || ports.length === 0) {
+      const current = new Set(ports.map((p) => p.id));
+      for (const id of this.sent.keys()) if (!current.has(id)) this.sent.delete(id);
+    }
     const changed = ports.filter((p) => this.sent.get(p.id) !== JSON.stringify(p));
     if (changed.length === 0) return;
     const msg: StatusMessage = { generation, ports: changed };
     this.nc.publish(statusSubject(this.host), JSON.stringify(msg));
     for (const p of changed) this.sent.set(p.id, JSON.stringify(p));
+  }
+
+  /** Ports whose last report is remembered (tests: it must not grow with churn). */
+  get remembered(): number {
+    return this.sent.size;
   }
 
   beat(): void {

@@ -161,6 +161,11 @@ describe('desired state over NATS', () => {
     await nc.flush();
     await new Promise((r) => setTimeout(r, 200));
     expect(hooks.statuses.some((s) => s.hostId === 'h1')).toBe(false);
+    // ports that are gone are forgotten: VM churn does not grow the reporter's memory
+    for (let i = 0; i < 50; i++) rep.report(3 + i, [{ id: `churn${i}`, status: 'ACTIVE', revision: 1 }]);
+    expect(rep.remembered).toBe(1);
+    rep.report(60, []);
+    expect(rep.remembered).toBe(0);
     rep.stop();
   });
 
