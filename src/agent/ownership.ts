@@ -2,6 +2,7 @@
 // objects: links carry an alias, routes and rules a dedicated protocol number, rules a fixed
 // priority. Anything else (operator bridges, routes, rules) is never touched.
 import type { Link, Route, Rule } from '../kernel/types.js';
+import { BoundedMemo } from '../util/memo.js';
 
 /** RTPROT value on every route and rule plumb installs (unassigned in /etc/iproute2/rt_protos). */
 export const RTPROT_PLUMB = 146;
@@ -42,21 +43,22 @@ export function ownerAlias(owner: Owner): string {
 }
 
 // Parsed once per alias: the diff asks for every link's owner several times a pass.
-const parsedAliases = new Map<string, Owner | undefined>();
-const PARSED_ALIASES_MAX = 100_000;
+const parsedAliases = new BoundedMemo<Owner | undefined>(100_000);
+
+function ownerOf(rest: string): Owner | undefined {
+  if (rest === 'macfiltered') return { kind: 'macfiltered' };
+  if (rest.startsWith('net:')) return { kind: 'network', id: rest.slice(4) };
+  if (rest.startsWith('port:')) return { kind: 'port', id: rest.slice(5) };
+  return undefined;
+}
 
 /** The owner an alias names (a shared frozen object), or undefined for a device plumb does not own. */
 export function parseOwnerAlias(alias: string | undefined): Owner | undefined {
   if (!alias?.startsWith(ALIAS_PREFIX)) return undefined;
-  if (parsedAliases.has(alias)) return parsedAliases.get(alias);
-  const rest = alias.slice(ALIAS_PREFIX.length);
-  let owner: Owner | undefined;
-  if (rest === 'macfiltered') owner = { kind: 'macfiltered' };
-  else if (rest.startsWith('net:')) owner = { kind: 'network', id: rest.slice(4) };
-  else if (rest.startsWith('port:')) owner = { kind: 'port', id: rest.slice(5) };
-  if (parsedAliases.size >= PARSED_ALIASES_MAX) parsedAliases.clear();
-  parsedAliases.set(alias, owner && Object.freeze(owner));
-  return owner;
+  return parsedAliases.get(alias, () => {
+    const owner = ownerOf(alias.slice(ALIAS_PREFIX.length));
+    return owner && Object.freeze(owner);
+  });
 }
 
 export function ownerKey(owner: Owner): string {

@@ -74,8 +74,9 @@ function portFacts(port: Port, net: Network): PortFacts {
   return facts;
 }
 
-function addGuard(g: GuardElements, f: PortFacts & { q: string }): void {
-  g.guarded.push(f.q);
+/** `q`: the port's quoted name (its facts hold it when the name is safe). */
+function addGuard(g: GuardElements, f: PortFacts, q: string): void {
+  g.guarded.push(q);
   g.portMac.push(f.mac);
   for (const e of f.ip4) g.portIp4.push(e);
   for (const e of f.ip6) g.portIp6.push(e);
@@ -137,12 +138,12 @@ export function desiredFirewall(state: HostState): DesiredFirewall {
     }
     seen.add(name);
     if (net.type === 'IP_LESS_ROUTED') {
-      if (port.portSecurity) addGuard(routed, { ...f, q });
+      if (port.portSecurity) addGuard(routed, f, q);
       if (port.firewallProfile === 'ENABLED') routedProfile.push(`${q} : jump fw_enabled`);
       if (port.firewallProfile === 'PROTECTED') routedProfile.push(`${q} : jump fw_protected`);
       continue;
     }
-    if (port.portSecurity) addGuard(bridged, { ...f, q });
+    if (port.portSecurity) addGuard(bridged, f, q);
     if (port.firewallProfile === 'ENABLED') profEnabled.push(q);
     if (port.firewallProfile === 'PROTECTED') profProtected.push(q);
     // Isolation holds even for opted-out ports: opting out of anti-spoofing must not open

@@ -1,5 +1,6 @@
 // Set elements in the exact text form `nft -s list` prints, so live and desired compare as strings.
 import ipaddr from 'ipaddr.js';
+import { BoundedMemo } from '../util/memo.js';
 
 /** Interface names are quoted strings; zod already forbids whitespace, '/' and ':'. */
 export function isSafeIfname(name: string): boolean {
@@ -20,20 +21,13 @@ export interface AddressForms {
 
 // Parsing is the dominant cost of rendering 1,000 ports (~3 µs per ipaddr.parse); addresses
 // rarely change between passes, so their printed forms are cached (bounded).
-const cache = new Map<string, AddressForms>();
-const CACHE_MAX = 200_000;
+const forms = new BoundedMemo<AddressForms>(200_000);
 
 export function addressForms(address: string): AddressForms {
-  const hit = cache.get(address);
-  if (hit) return hit;
-  const parsed = ipaddr.parse(address);
-  const forms: AddressForms =
-    parsed.kind() === 'ipv4'
-      ? { family: 4, text: parsed.toString() }
-      : { family: 6, text: parsed.toString(), ndTarget: bytesAsHex(parsed.toByteArray()) };
-  if (cache.size >= CACHE_MAX) cache.clear();
-  cache.set(address, forms);
-  return forms;
+  return forms.get(address, () => {
+    const parsed = ipaddr.parse(address);
+    return parsed.kind() === 'ipv4' ? { family: 4, text: parsed.toString() } : { family: 6, text: parsed.toString(), ndTarget: bytesAsHex(parsed.toByteArray()) };
+  });
 }
 
 function bytesAsHex(bytes: number[]): string {

@@ -1,22 +1,16 @@
 // Kernel interface names derived from object ids. Names are keyed by plumb's ids, never by the
 // kernel's reusable tapN numbering, so a restarted agent finds exactly the device it made.
+import { BoundedMemo } from '../util/memo.js';
 import type { HostState, Network, Port } from './schema.js';
 
 // Names are derived for every port several times a pass (validation, kernel model, firewall,
 // DHCP): the usual 11-character tags are kept per id instead of running the regex each time.
-const tags11 = new Map<string, string>();
-const TAGS_MAX = 200_000;
+const tags11 = new BoundedMemo<string>(200_000);
+const tagOf = (id: string, max: number): string => id.replace(/[^A-Za-z0-9_-]/g, '').slice(0, max);
 
 /** `id` itself when short and safe, else its first `max` safe characters (Neutron's tap<id[:11]>). */
 export function nameTag(id: string, max: number): string {
-  if (max !== 11) return id.replace(/[^A-Za-z0-9_-]/g, '').slice(0, max);
-  let tag = tags11.get(id);
-  if (tag === undefined) {
-    tag = id.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 11);
-    if (tags11.size >= TAGS_MAX) tags11.clear();
-    tags11.set(id, tag);
-  }
-  return tag;
+  return max === 11 ? tags11.get(id, () => tagOf(id, 11)) : tagOf(id, max);
 }
 
 export function bridgeName(network: Network, host: HostState['host']): string {

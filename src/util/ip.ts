@@ -1,5 +1,6 @@
 // Small address helpers over ipaddr.js, so the rest of the code never parses by hand.
 import ipaddr from 'ipaddr.js';
+import { BoundedMemo } from './memo.js';
 
 export type Family = 4 | 6;
 
@@ -8,21 +9,11 @@ export type Family = 4 | 6;
 // document: parsed values are memoized in bounded maps.
 const MEMO_LIMIT = 16_384;
 type Parsed = ipaddr.IPv4 | ipaddr.IPv6;
-const parsedAddresses = new Map<string, Parsed>();
-const parsedCidrs = new Map<string, [Parsed, number]>();
+const parsedAddresses = new BoundedMemo<Parsed>(MEMO_LIMIT);
+const parsedCidrs = new BoundedMemo<[Parsed, number]>(MEMO_LIMIT);
 
-function memo<V>(m: Map<string, V>, key: string, make: () => V): V {
-  let v = m.get(key);
-  if (v === undefined) {
-    v = make();
-    if (m.size >= MEMO_LIMIT) m.clear();
-    m.set(key, v);
-  }
-  return v;
-}
-
-const parseAddress = (address: string): Parsed => memo(parsedAddresses, address, () => ipaddr.parse(address));
-const parseCidrPair = (cidr: string): [Parsed, number] => memo(parsedCidrs, cidr, () => ipaddr.parseCIDR(cidr));
+const parseAddress = (address: string): Parsed => parsedAddresses.get(address, () => ipaddr.parse(address));
+const parseCidrPair = (cidr: string): [Parsed, number] => parsedCidrs.get(cidr, () => ipaddr.parseCIDR(cidr));
 
 function parses(parse: () => unknown): boolean {
   try {
@@ -43,25 +34,19 @@ export function family(address: string): Family {
   return parseAddress(address).kind() === 'ipv4' ? 4 : 6;
 }
 
-const canonical = new Map<string, string>();
+const canonical = new BoundedMemo<string>(MEMO_LIMIT);
 
 /** Canonical text form (IPv4-mapped IPv6 stays IPv6; IPv6 is compressed lower case). Memoized: hot in the diff. */
 export function normalizeAddress(address: string): string {
-  let c = canonical.get(address);
-  if (c === undefined) {
-    c = parseAddress(address).toString();
-    if (canonical.size >= MEMO_LIMIT) canonical.clear();
-    canonical.set(address, c);
-  }
-  return c;
+  return canonical.get(address, () => parseAddress(address).toString());
 }
 
-const cidrInfo = new Map<string, { address: string; prefix: number; family: Family }>();
-const networkAddresses = new Map<string, string>();
+const cidrInfo = new BoundedMemo<{ address: string; prefix: number; family: Family }>(MEMO_LIMIT);
+const networkAddresses = new BoundedMemo<string>(MEMO_LIMIT);
 
 /** Memoized; the returned object is shared: do not modify it. */
 export function parseCidr(cidr: string): { address: string; prefix: number; family: Family } {
-  return memo(cidrInfo, cidr, () => {
+  return cidrInfo.get(cidr, () => {
     const [addr, prefix] = parseCidrPair(cidr);
     return Object.freeze({ address: addr.toString(), prefix, family: addr.kind() === 'ipv4' ? (4 as const) : (6 as const) });
   });
@@ -69,7 +54,7 @@ export function parseCidr(cidr: string): { address: string; prefix: number; fami
 
 /** Network address of a CIDR, e.g. 192.168.1.7/24 -> 192.168.1.0. Memoized. */
 export function networkAddress(cidr: string): string {
-  return memo(networkAddresses, cidr, () => {
+  return networkAddresses.get(cidr, () => {
     const [addr, prefix] = parseCidrPair(cidr);
     if (addr.kind() === 'ipv4') return ipaddr.IPv4.networkAddressFromCIDR(cidr).toString();
     return ipaddr.IPv6.networkAddressFromCIDR(`${addr.toString()}/${prefix}`).toString();
