@@ -1,11 +1,25 @@
 // Netlink request errors -> plumb's typed kernel errors. The netlink package reports a
 // rejected request as `Error('Request rejected: <CODE>')`; the code is all we need.
 import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import { BusyError, DeviceFullError, ExistsError, KernelError, NotFoundError, UnsupportedError } from './errors.js';
 
 const errnos = constants.errno as Record<string, number>;
-/** Linux errnos that Node's table lacks (see rtnl/offload.ts errnoName). */
+/** Linux errnos that rtnetlink returns and Node's (libuv's) tables lack: EXFULL, a full bridge. */
 const LINUX_ERRNOS: Record<string, number> = { EXFULL: 54 };
+
+/** The name of an errno (sign ignored), e.g. 17 -> EEXIST, 54 -> EXFULL; the number when unnamed. */
+export function errnoName(errno: number): string {
+  const n = Math.abs(errno);
+  const linux = Object.keys(LINUX_ERRNOS).find((k) => LINUX_ERRNOS[k] === n);
+  if (linux) return linux;
+  try {
+    const name = getSystemErrorName(-n);
+    return name.startsWith('E') ? name : String(n); // not "Unknown system error -N"
+  } catch {
+    return String(n);
+  }
+}
 
 export function toKernelError(op: string, err: unknown, detail?: string): KernelError {
   if (err instanceof KernelError) return err;

@@ -3,7 +3,7 @@
 // instead of one syscall, one getsockname and one buffer per request as the `netlink`
 // package's request() does. Replies are still matched per sequence number by the package.
 import type { NetlinkSocket } from 'netlink';
-import { errnoName } from './offload.js';
+import { errnoName } from '../errno.js';
 
 const NLMSG_HDRLEN = 16;
 const NLMSG_ERROR = 2;

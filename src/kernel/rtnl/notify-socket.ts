@@ -8,21 +8,9 @@
 // Waiting happens in poll(2) on the libuv thread pool; every recv runs on the main thread with
 // MSG_DONTWAIT, so its errno is read where it happened.
 import type { NetnsBinding } from '../netns.js';
-import { bindFn, closeFn, getsocknameFn, lastErrno, pollFn, recvfromFn, sendtoFn, setsockoptFn, socketFn } from '../../packet/raw.js';
-import { KernelError } from '../errors.js';
+import { closeFn, lastErrno, pollFn, recvfromFn, sendtoFn } from '../../packet/raw.js';
+import { EAGAIN, EINTR, KERNEL_ADDRESS, KERNEL_ADDRESS_LEN, MSG_DONTWAIT, openRouteSocket, pollIn } from './route-socket.js';
 
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
-const NETLINK_ROUTE = 0;
-const SOL_SOCKET = 1;
-const SO_RCVBUFFORCE = 33;
-const SOL_NETLINK = 270;
-const NETLINK_ADD_MEMBERSHIP = 1;
-const MSG_DONTWAIT = 0x40;
-const POLLIN = 0x1;
-const EAGAIN = 11;
-const EINTR = 4;
 const ENOBUFS = 105;
 const NLM_F_REQUEST = 0x1;
 const RTM_GETLINK = 18;
@@ -52,28 +40,7 @@ export class NotificationSocket {
   private readonly fences = new Map<number, () => void>();
 
   constructor(ns: NetnsBinding, groups: readonly number[], rcvbufBytes: number, private readonly on: NotifyHandlers) {
-    this.fd = ns.run(() => socketFn(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE) as number);
-    if (this.fd < 0) throw new KernelError('socket(AF_NETLINK)', lastErrno(), `errno ${lastErrno()}`);
-    const size = Buffer.alloc(4);
-    size.writeInt32LE(rcvbufBytes, 0);
-    // as root, past net.core.rmem_max; if refused, the default buffer still works
-    setsockoptFn(this.fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4);
-    const addr = Buffer.alloc(12);
-    addr.writeUInt16LE(AF_NETLINK, 0);
-    if ((bindFn(this.fd, addr, 12) as number) < 0) {
-      const e = lastErrno();
-      closeFn(this.fd);
-      throw new KernelError('bind(AF_NETLINK)', e, `errno ${e}`);
-    }
-    for (const g of groups) {
-      const v = Buffer.alloc(4);
-      v.writeInt32LE(g, 0);
-      setsockoptFn(this.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, v, 4);
-    }
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(12, 0);
-    getsocknameFn(this.fd, addr, len);
-    this.port = addr.readUInt32LE(4);
+    ({ fd: this.fd, port: this.port } = openRouteSocket(ns, { rcvbufBytes, groups }));
     this.loop();
   }
 
@@ -88,8 +55,6 @@ export class NotificationSocket {
     msg.writeUInt32LE(seq, 8);
     msg.writeUInt32LE(this.port, 12);
     msg.writeInt32LE(1, 20); // ifinfomsg.ifi_index = 1 (lo)
-    const kernel = Buffer.alloc(12);
-    kernel.writeUInt16LE(AF_NETLINK, 0);
     return new Promise((resolve) => {
       // A reply that never comes (dropped on overflow) must not hang a pass: after
       // FENCE_TIMEOUT_MS the fence gives up and reports the notifications as lost.
@@ -103,7 +68,7 @@ export class NotificationSocket {
         clearTimeout(timer);
         resolve();
       });
-      if ((sendtoFn(this.fd, msg, 32, 0, kernel, 12) as number) < 0) {
+      if ((sendtoFn(this.fd, msg, 32, 0, KERNEL_ADDRESS, KERNEL_ADDRESS_LEN) as number) < 0) {
         this.fences.delete(seq);
         clearTimeout(timer);
         this.safely(() => this.on.lost()); // no ordering guarantee: have everything re-read
@@ -125,9 +90,7 @@ export class NotificationSocket {
 
   private loop(): void {
     const buf = Buffer.alloc(256 * 1024);
-    const pfd = Buffer.alloc(8);
-    pfd.writeInt32LE(this.fd, 0);
-    pfd.writeInt16LE(POLLIN, 4);
+    const pfd = pollIn(this.fd);
     const wait = (): void => {
       if (this.closed) {
         closeFn(this.fd);

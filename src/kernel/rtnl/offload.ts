@@ -12,19 +12,11 @@
 // Jobs run one at a time, in the order they were queued (the lane): a handle never holds more
 // than one pool thread for kernel writes, so the notification socket's poll and the DHCP
 // responder's receive keep theirs, and the writes queue up in RTNL anyway.
-import { getSystemErrorName } from 'node:util';
 import type { NetnsBinding } from '../netns.js';
-import { bindFn, callAsync, closeFn, getsocknameFn, lastErrno, pollFn, recvfromFn, sendtoFn, socketFn } from '../../packet/raw.js';
-import { KernelError } from '../errors.js';
+import { callAsync, closeFn, lastErrno, pollFn, recvfromFn, sendtoFn } from '../../packet/raw.js';
+import { errnoName } from '../errno.js';
+import { EAGAIN, EINTR, KERNEL_ADDRESS, KERNEL_ADDRESS_LEN, MSG_DONTWAIT, openRouteSocket, pollIn } from './route-socket.js';
 
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
-const NETLINK_ROUTE = 0;
-const MSG_DONTWAIT = 0x40;
-const POLLIN = 0x1;
-const EAGAIN = 11;
-const EINTR = 4;
 const NLMSG_HDRLEN = 16;
 const NLMSG_ERROR = 2;
 const NLM_F_REQUEST = 0x1;
@@ -44,23 +36,9 @@ export class OffloadedRequests {
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly buf = Buffer.alloc(64 * 1024);
-  private readonly kernel = Buffer.alloc(12);
 
   constructor(ns: NetnsBinding) {
-    this.fd = ns.run(() => socketFn(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE) as number);
-    if (this.fd < 0) throw new KernelError('socket(AF_NETLINK)', lastErrno(), `errno ${lastErrno()}`);
-    const addr = Buffer.alloc(12);
-    addr.writeUInt16LE(AF_NETLINK, 0);
-    if ((bindFn(this.fd, addr, 12) as number) < 0) {
-      const e = lastErrno();
-      closeFn(this.fd);
-      throw new KernelError('bind(AF_NETLINK)', e, `errno ${e}`);
-    }
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(12, 0);
-    getsocknameFn(this.fd, addr, len);
-    this.port = addr.readUInt32LE(4);
-    this.kernel.writeUInt16LE(AF_NETLINK, 0);
+    ({ fd: this.fd, port: this.port } = openRouteSocket(ns));
   }
 
   /**
@@ -99,7 +77,7 @@ export class OffloadedRequests {
     msg.writeUInt32LE(seq, 8);
     msg.writeUInt32LE(this.port, 12);
     body.copy(msg, NLMSG_HDRLEN);
-    const sent = await callAsync(sendtoFn, this.fd, msg, msg.length, 0, this.kernel, 12);
+    const sent = await callAsync(sendtoFn, this.fd, msg, msg.length, 0, KERNEL_ADDRESS, KERNEL_ADDRESS_LEN);
     if (sent.result < 0) throw new Error(`Request rejected: ${errnoName(sent.errno)}`);
     return this.reply(seq);
   }
@@ -114,10 +92,7 @@ export class OffloadedRequests {
         if (e === EINTR) continue;
         if (e !== EAGAIN) throw new Error(`Request rejected: ${errnoName(e)}`);
         // not queued yet (it always was when measured): wait for it on the pool, bounded
-        const pfd = Buffer.alloc(8);
-        pfd.writeInt32LE(this.fd, 0);
-        pfd.writeInt16LE(POLLIN, 4);
-        const ready = await callAsync(pollFn, pfd, 1, ACK_TIMEOUT_MS);
+        const ready = await callAsync(pollFn, pollIn(this.fd), 1, ACK_TIMEOUT_MS);
         if (ready.result === 0) throw new Error('Request rejected: ETIMEDOUT');
         continue;
       }
@@ -144,18 +119,4 @@ export class OffloadedRequests {
 
 function closedError(): Error {
   return new Error('Request rejected: EBADF');
-}
-
-/** Linux errnos libuv has no name for, that rtnetlink returns (EXFULL: a bridge with 1023 ports). */
-const LINUX_ONLY: Record<number, string> = { 54: 'EXFULL' };
-
-export function errnoName(errno: number): string {
-  const linux = LINUX_ONLY[Math.abs(errno)];
-  if (linux) return linux;
-  try {
-    const name = getSystemErrorName(-Math.abs(errno));
-    return name.startsWith('E') ? name : String(Math.abs(errno)); // not "Unknown system error -N"
-  } catch {
-    return String(Math.abs(errno));
-  }
 }
