@@ -24,7 +24,9 @@ import { NetnsBinding } from '../src/kernel/netns.js';
 import { execute } from '../src/agent/execute.js';
 import type { Op } from '../src/agent/ops.js';
 import { ObservedCache } from '../src/agent/observed-cache.js';
-import { bindFn, closeFn, recvfromFn, sendtoFn, socketFn } from '../src/packet/raw.js';
+import { closeFn, recvfromFn, sendtoFn } from '../src/packet/raw.js';
+import { KERNEL_ADDRESS, KERNEL_ADDRESS_LEN, openRouteSocket } from '../src/kernel/rtnl/route-socket.js';
+import { loopDuring } from '../test/helpers/event-loop.js';
 
 const { values } = parseArgs({ options: { taps: { type: 'string', default: '1000' }, runs: { type: 'string', default: '3' }, 'slow-runs': { type: 'string', default: '1' } } });
 const TAPS = Number(values.taps);
@@ -49,37 +51,16 @@ function makeTaps(prefix: string): string[] {
 }
 
 async function measure(work: () => Promise<unknown>): Promise<Figures> {
-  let worst = 0;
-  let last = performance.now();
-  let running = true;
-  const tick = (): void => {
-    const now = performance.now();
-    worst = Math.max(worst, now - last);
-    last = now;
-    if (running) setTimeout(tick, 1);
-  };
-  setTimeout(tick, 1);
-  const elu0 = performance.eventLoopUtilization();
-  const t0 = performance.now();
-  try {
-    await work();
-  } finally {
-    running = false;
-  }
-  const ms = performance.now() - t0;
-  const elu = performance.eventLoopUtilization(elu0).utilization;
+  const figures = await loopDuring(work);
   await new Promise((r) => setTimeout(r, 5));
-  return { ms, stallMs: worst, elu };
+  return figures;
 }
 
 /** The previous path: RTM_DELLINK sent synchronously from the main thread, one per turn. */
 function deleteOnMainThread(indexes: readonly number[]): Promise<void> {
   const binding = new NetnsBinding(ns);
-  const fd = binding.run(() => socketFn(16, 3 | 0o2000000, 0) as number);
+  const { fd } = openRouteSocket(binding);
   binding.close();
-  const addr = Buffer.alloc(12);
-  addr.writeUInt16LE(16, 0);
-  bindFn(fd, addr, 12);
   const buf = Buffer.alloc(64 * 1024);
   let i = 0;
   return new Promise((resolve) => {
@@ -95,7 +76,7 @@ function deleteOnMainThread(indexes: readonly number[]): Promise<void> {
       msg.writeUInt16LE(0x5 /* REQUEST|ACK */, 6);
       msg.writeUInt32LE(i, 8);
       msg.writeInt32LE(index, 20);
-      sendtoFn(fd, msg, 32, 0, addr, 12); // the kernel deletes the device in here
+      sendtoFn(fd, msg, 32, 0, KERNEL_ADDRESS, KERNEL_ADDRESS_LEN); // the kernel deletes the device in here
       recvfromFn(fd, buf, buf.length, 0x40, null, null); // its ACK, already queued
       setImmediate(next);
     };

@@ -13,6 +13,7 @@ import { ObservedCache } from '../../src/agent/observed-cache.js';
 import { Reconciler } from '../../src/agent/reconciler.js';
 import { validateHostState } from '../../src/state/validate.js';
 import { Netns, ipIn, ipJson, sh } from '../helpers/netns.js';
+import { loopDuring } from '../helpers/event-loop.js';
 
 const netns = new Netns();
 let ns: string;
@@ -130,30 +131,6 @@ describe('bulk device deletion', () => {
 });
 
 describe('the event loop while the kernel deletes devices', () => {
-  /**
-   * While `work` runs: the longest gap between 1 ms timers, and the event loop's utilisation
-   * (the share of the time the main thread was busy rather than waiting for events).
-   */
-  async function loopDuring(work: () => Promise<unknown>): Promise<{ lag: number; elu: number }> {
-    const elu0 = performance.eventLoopUtilization();
-    let worst = 0;
-    let last = performance.now();
-    let running = true;
-    const tick = (): void => {
-      const now = performance.now();
-      worst = Math.max(worst, now - last);
-      last = now;
-      if (running) setTimeout(tick, 1);
-    };
-    setTimeout(tick, 1);
-    try {
-      await work();
-    } finally {
-      running = false;
-    }
-    return { lag: worst, elu: performance.eventLoopUtilization(elu0).utilization };
-  }
-
   // Sent from the main thread, each tap deletion held the event loop ~16 ms inside sendmsg: 200
   // of them kept it busy ~3 s (utilisation 1.0), or stalled it ~3 s when sent in one datagram.
   // The bounds are generous for a loaded 2-core machine; the property is that the loop keeps
@@ -166,7 +143,7 @@ describe('the event loop while the kernel deletes devices', () => {
     const cache = new ObservedCache(handle);
     try {
       const links = await cache.currentLinks();
-      const { lag } = await loopDuring(() => execute(handle, delOps(links, names), links, () => cache.currentLinks()));
+      const { stallMs: lag } = await loopDuring(() => execute(handle, delOps(links, names), links, () => cache.currentLinks()));
       expect(lag).toBeLessThan(BOUND_MS);
       const left = deviceGroups();
       expect(names.filter((n) => left.has(n))).toEqual([]);
@@ -179,7 +156,7 @@ describe('the event loop while the kernel deletes devices', () => {
     const names = Array.from({ length: 200 }, (_, i) => `bs${i}`);
     addTaps(names);
     const links = (await handle.linkList()).filter((l) => names.includes(l.name));
-    const { lag, elu } = await loopDuring(() => Promise.all(links.map((l) => handle.linkDel(l.index))));
+    const { stallMs: lag, elu } = await loopDuring(() => Promise.all(links.map((l) => handle.linkDel(l.index))));
     expect(lag).toBeLessThan(BOUND_MS);
     expect(elu).toBeLessThan(0.5); // ~0.05 measured; 1.0 when each sendmsg ran on the main thread
     const left = deviceGroups();
