@@ -150,9 +150,12 @@ export class DesiredStatePublisher {
     while (this.dirty.size > 0 && this.connected) {
       const batch = [...this.dirty];
       this.dirty.clear();
+      // whole-host syncs need the known hosts (an unknown one is cleared): read once per batch
+      let known: Promise<Set<string>> | undefined;
+      const knownHosts = (): Promise<Set<string>> => (known ??= this.hooks.knownHostIds().then((ids) => new Set(ids)));
       for (const [h, scope] of batch) {
         try {
-          await this.syncHost(h, scope);
+          await this.syncHost(h, scope, knownHosts);
         } catch (err) {
           if (err instanceof InvalidKeyTokenError) {
             // a host id that cannot be a key prefix: retrying cannot help
@@ -173,14 +176,14 @@ export class DesiredStatePublisher {
    * burst of ports is one round trip, not one per key), deletions, then meta with the new
    * generation once they are stored (an agent that sees a generation has its objects).
    */
-  private async syncHost(host: string, scope: Scope): Promise<void> {
+  private async syncHost(host: string, scope: Scope, knownHosts: () => Promise<Set<string>>): Promise<void> {
     const kv = this.kv;
     if (!kv) return;
     const have = this.hostKeys(host);
     let want: Map<string, string | undefined> & { refused: InvalidKeyTokenError[] };
     if (scope.all) {
       this.fullSyncs += 1;
-      const known = (await this.hooks.knownHostIds()).includes(host);
+      const known = (await knownHosts()).has(host);
       const full = known ? entriesOf(host, await this.hooks.desiredState(host)) : Object.assign(new Map<string, string>(), { refused: [] as InvalidKeyTokenError[] });
       want = full;
       for (const key of have.keys()) if (!full.has(key)) want.set(key, undefined);
