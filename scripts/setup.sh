@@ -28,3 +28,16 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
+
+# The README's commands call `plumb` by name: put this checkout's CLI on PATH. A `plumb` that
+# this script did not write is left alone (and said so), never overwritten.
+wrapper=/usr/local/bin/plumb
+marker='# written by plumb scripts/setup.sh'
+if [ -e "$wrapper" ] && ! grep -qF "$marker" "$wrapper"; then
+  echo "setup: $wrapper exists and is not plumb's wrapper; left as it is (use node $PWD/bin/plumb.js)" >&2
+else
+  tmp=$(mktemp "$wrapper.XXXXXX")
+  printf '#!/bin/sh\n%s\nexec node %q "$@"\n' "$marker" "$PWD/bin/plumb.js" > "$tmp"
+  chmod 755 "$tmp"
+  mv -f "$tmp" "$wrapper"
+fi

@@ -49,8 +49,18 @@ export class BoundedRunner {
    * Ask for a run; merged with any other pending trigger. `delayMs`: how long this trigger may
    * wait for others to join it (a run that happens sooner for another reason covers it too).
    */
-  trigger(reason: string, delayMs = 0): void {
+  trigger(reason: string, delayMs = 0, opts: { fresh?: boolean } = {}): void {
     if (this.stopped) return;
+    // New input (a new desired state) may be what the failed run needed: it does not wait out
+    // the backoff of failures that happened with the old input, and a failure with it starts
+    // the backoff over. Retries of the same input keep backing off.
+    if (opts.fresh && this.backoffMs > 0) {
+      this.backoffMs = 0;
+      this.retryAt = -Infinity;
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Infinity;
+    }
     this.pending.add(reason);
     this.dueAt = Math.min(this.dueAt, performance.now() + delayMs);
     this.schedule();

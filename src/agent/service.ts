@@ -72,7 +72,7 @@ export class AgentService {
         // Validated when the next pass starts, not here: documents arriving faster than passes
         // (a burst of ports) cost one validation per pass, not one each.
         this.pending = { doc };
-        this.runner.trigger('desired-state');
+        this.runner.trigger('desired-state', 0, { fresh: true });
       },
       (err) => this.log.error({ err: errorMessage(err) }, 'desired state unavailable; kernel left as it is'),
     );

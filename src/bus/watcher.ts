@@ -10,6 +10,9 @@ import { logger } from '../util/log.js';
 import { HostDocument } from './documents.js';
 import { BUCKET, hostPrefix } from './layout.js';
 
+const RETRY_INITIAL_MS = 25;
+const RETRY_MAX_MS = 1000;
+
 export interface HostStateWatch {
   stop(): Promise<void>;
   /** When the bus stored a port's current entry (ms since the epoch): latency accounting. */
@@ -60,15 +63,31 @@ export async function watchHostState(
           }
         }
       }
-    })().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'watch ended'));
+    })()
+      .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'watch ended'))
+      .finally(() => {
+        // a watch that ends by itself (its consumer lost, not replaced by us) starts over
+        if (mine === generation && !stopped && !nc.isClosed()) restart();
+      });
   };
 
+  // Right after a reconnect JetStream may not answer yet: retry soon, then less often, so a
+  // bus that returns is picked up within a few tens of milliseconds, not on a fixed 1 s tick.
+  let retryMs = RETRY_INITIAL_MS;
+  let retryTimer: NodeJS.Timeout | undefined;
   const restart = (): void => {
     if (stopped) return;
-    startWatch().catch((err: unknown) => {
-      log.warn({ err: errorMessage(err) }, 'watch could not start; retrying');
-      setTimeout(restart, 1000);
-    });
+    clearTimeout(retryTimer);
+    retryTimer = undefined;
+    startWatch().then(
+      () => (retryMs = RETRY_INITIAL_MS),
+      (err: unknown) => {
+        if (stopped) return;
+        log.warn({ err: errorMessage(err), retryMs }, 'watch could not start; retrying');
+        retryTimer = setTimeout(restart, retryMs);
+        retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+      },
+    );
   };
 
   void (async () => {
@@ -84,6 +103,7 @@ export async function watchHostState(
   return {
     async stop() {
       stopped = true;
+      clearTimeout(retryTimer);
       generation++;
       current?.stop();
     },

@@ -4,7 +4,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { netnsExists } from './topology.js';
-import { vmNetns } from './layout.js';
+import { PlumbError } from '../util/errors.js';
+import { LAB_DIR, vmNetns } from './layout.js';
 import { REPO } from './processes.js';
 
 export function createVmNamespace(device: string): string {
@@ -48,4 +49,29 @@ export async function superviseVmDhcp(device: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
   }
   for (const c of clients.values()) c.kill();
+}
+
+/** A lab VM's NIC did not get its address by DHCP in time. */
+export class VmDhcpTimeoutError extends PlumbError {
+  constructor(
+    readonly device: string,
+    readonly missing: readonly string[],
+    timeoutMs: number,
+  ) {
+    super(`VM ${device}: no DHCP lease for ${missing.join(', ')} after ${timeoutMs / 1000} s (see ${join(LAB_DIR, 'logs', `vm-dhcp-${device}.log`)})`);
+  }
+}
+
+/** Wait until the VM's NICs hold every one of `addresses` (IPv4, put there by its DHCP client). */
+export async function waitVmAddresses(device: string, addresses: readonly string[], timeoutMs = 30_000): Promise<void> {
+  const ns = vmNetns(device);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const out = execFileSync('ip', ['-n', ns, '-4', '-o', 'addr', 'show'], { encoding: 'utf8' });
+    const have = new Set([...out.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1]));
+    const missing = addresses.filter((a) => !have.has(a));
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) throw new VmDhcpTimeoutError(device, missing, timeoutMs);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

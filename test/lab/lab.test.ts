@@ -3,10 +3,9 @@
 // and `plumb lab down` leaving nothing behind. Uses the built CLI (scripts/test.sh builds).
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { connect } from 'node:net';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { recordPid } from '../../src/lab/processes.js';
-import { api } from '../../src/lab/controller.js';
+import { api, waitForController } from '../../src/lab/controller.js';
+import { hostLinks, natsPort, startDaemon, stopDaemon, tapName, waitConverged, waitListening } from '../../src/lab/drills.js';
 import { LAB_AGENT_METRICS } from '../../src/lab/layout.js';
 import { join } from 'node:path';
 
@@ -65,57 +64,89 @@ describe('the local lab', () => {
     expect(demo.stdout).toMatch(/demo complete/);
   }, 240_000);
 
-  it('nats-server away for 30 s while ports are created and deleted: traffic unaffected, hosts converge within 2 s of its return', async () => {
+  // Recovery speed is a benchmark target (scripts/bench-recovery.ts, docs/benchmarks.md); here
+  // the drills assert correctness, print how long recovery took, and bound it only at 10 s,
+  // which a slow machine stays far below and a lost wake-up (a missed reconnect, a backoff
+  // held over from the outage) does not.
+  const RECOVERY_BOUND_MS = 10_000;
+  let drillNet = '';
+  const addr = (vm: string): string | undefined => /inet (\d+\.\d+\.\d+\.\d+)/.exec(spawnSync('ip', ['-n', `plab-vm-${vm}`, '-4', '-o', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8' }).stdout)?.[1];
+  // taps: these devices have no VM namespace for the lab's veth binding
+  const createTap = async (dev: string, host = 'h1'): Promise<string> =>
+    (await api<{ port: { id: string } }>('POST', '/v2.0/ports', { port: { network_id: drillNet, device_id: dev, 'binding:host_id': host, 'binding:profile': { kind: 'tap' } } })).port.id;
+  /** Pings from d1 to d2 across hosts, 0.1 s apart, for `seconds`; resolves with ping's summary. */
+  const pingAcross = (seconds: number): Promise<string> => {
+    const p = spawn('ip', ['netns', 'exec', 'plab-vm-d1', 'ping', '-c', String(seconds * 10), '-i', '0.1', '-W', '1', addr('d2') as string], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    return new Promise((r) => p.on('exit', () => r(out)));
+  };
+
+  it('nats-server away for 30 s while ports are created and deleted: traffic unaffected, hosts converge once it returns', async () => {
     expect(plumb('network', 'create', '--name', 'drill').status).toBe(0);
-    const netId = JSON.parse(plumb('network', 'list', '--json').stdout).find((n: { name: string }) => n.name === 'drill').id as string;
-    expect(plumb('lab', 'server', 'create', 'd1', '--host', 'h1', '--nic', `net-id=${netId}`).status).toBe(0);
-    expect(plumb('lab', 'server', 'create', 'd2', '--host', 'h2', '--nic', `net-id=${netId}`).status).toBe(0);
-    const addr = (vm: string): string | undefined => /inet (\d+\.\d+\.\d+\.\d+)/.exec(spawnSync('ip', ['-n', `plab-vm-${vm}`, '-4', '-o', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8' }).stdout)?.[1];
+    drillNet = JSON.parse(plumb('network', 'list', '--json').stdout).find((n: { name: string }) => n.name === 'drill').id as string;
+    expect(plumb('lab', 'server', 'create', 'd1', '--host', 'h1', '--nic', `net-id=${drillNet}`).status).toBe(0);
+    expect(plumb('lab', 'server', 'create', 'd2', '--host', 'h2', '--nic', `net-id=${drillNet}`).status).toBe(0);
     for (let i = 0; i < 100 && (!addr('d1') || !addr('d2')); i++) await new Promise((r) => setTimeout(r, 200));
-    const target = addr('d2') as string;
-    expect(target).toBeDefined();
+    expect(addr('d2')).toBeDefined();
+    const before = await hostLinks('h1');
     // 40 s of pings across hosts, through the outage
-    const pinger = spawn('ip', ['netns', 'exec', 'plab-vm-d1', 'ping', '-c', '400', '-i', '0.1', '-W', '1', target], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let pingOut = '';
-    pinger.stdout?.on('data', (d: Buffer) => (pingOut += d.toString()));
-    const pids = JSON.parse(readFileSync('/run/plumb-lab/pids.json', 'utf8')) as Record<string, number>;
-    process.kill(pids['nats-server'] as number, 'SIGTERM');
+    const pings = pingAcross(40);
+    await stopDaemon('nats-server');
     await new Promise((r) => setTimeout(r, 1000));
-    // while the bus is away: one port created, one created and deleted (h1, tap kind)
-    // (taps: these devices have no VM namespace for the lab's veth binding)
-    const create = async (dev: string): Promise<string> => (await api<{ port: { id: string } }>('POST', '/v2.0/ports', { port: { network_id: netId, device_id: dev, 'binding:host_id': 'h1', 'binding:profile': { kind: 'tap' } } })).port.id;
-    const kept = await create('dk');
-    const gone = await create('dg');
+    // while the bus is away: one port created, one created and deleted (h1)
+    const kept = await createTap('dk');
+    const gone = await createTap('dg');
     await api('DELETE', `/v2.0/ports/${gone}`);
     await new Promise((r) => setTimeout(r, 29_000));
-    // the bus returns: same config, same store
-    const nats = spawn('/usr/sbin/nats-server', ['-c', '/run/plumb-lab/nats/nats-server.conf'], { detached: true, stdio: 'ignore' });
-    nats.unref();
-    recordPid('nats-server', nats.pid as number);
-    // "within 2 s of reconnecting": count from the moment the server accepts connections again
-    const natsPort = Number(/listen: "[^:]+:(\d+)"/.exec(readFileSync('/run/plumb-lab/nats/nats-server.conf', 'utf8'))?.[1]);
-    for (let up = false; !up; ) {
-      up = await new Promise<boolean>((resolve) => {
-        const c = connect(natsPort, '127.0.0.1');
-        c.once('connect', () => (c.destroy(), resolve(true)));
-        c.once('error', () => resolve(false));
-      });
-      if (!up) await new Promise((r) => setTimeout(r, 20));
-    }
-    const back = Date.now();
-    const hasLink = (name: string): boolean => spawnSync('ip', ['-n', 'plab-h1', 'link', 'show', name]).status === 0;
-    let converged = Infinity;
-    for (let i = 0; i < 100; i++) {
-      if (hasLink(`tap${kept}`) && !hasLink(`tap${gone}`)) {
-        converged = Date.now() - back;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(converged).toBeLessThan(2000);
-    await new Promise((r) => pinger.on('exit', r));
-    expect(pingOut).toMatch(/400 packets transmitted, 400 received, 0% packet loss/);
+    // the bus returns: same config, same store; count from the moment it accepts connections
+    startDaemon('nats-server');
+    const back = await waitListening(natsPort());
+    const converged = await waitConverged([{ host: 'h1', present: [tapName(kept)], absent: [tapName(gone)] }], RECOVERY_BOUND_MS);
+    console.log(`lab drill: hosts converged ${converged === undefined ? 'never' : converged - back} ms after nats-server returned`);
+    expect(converged, `h1 did not converge within ${RECOVERY_BOUND_MS} ms of the bus returning`).toBeDefined();
+    // nothing that existed was made again: every device kept its ifindex
+    const after = await hostLinks('h1');
+    expect(after.size).toBeGreaterThan(0);
+    for (const [name, index] of before) expect(after.get(name), name).toBe(index);
+    expect(await pings).toMatch(/400 packets transmitted, 400 received, 0% packet loss/);
   }, 120_000);
+
+  it('the controller restarts: traffic unaffected, a change made through the new one reaches its host', async () => {
+    const pings = pingAcross(10);
+    const before = await hostLinks('h1');
+    await stopDaemon('controller');
+    startDaemon('controller');
+    await waitForController();
+    const back = Date.now();
+    const port = await createTap('dc');
+    const converged = await waitConverged([{ host: 'h1', present: [tapName(port)], absent: [] }], RECOVERY_BOUND_MS);
+    console.log(`lab drill: a port created ${converged === undefined ? 'never' : converged - back} ms after the controller restarted is on its host`);
+    expect(converged, `the port did not reach h1 within ${RECOVERY_BOUND_MS} ms of the controller answering`).toBeDefined();
+    const after = await hostLinks('h1');
+    expect(after.size).toBeGreaterThan(0);
+    for (const [name, index] of before) expect(after.get(name), name).toBe(index);
+    expect(await pings).toMatch(/100 packets transmitted, 100 received, 0% packet loss/);
+  }, 60_000);
+
+  it("one agent restarts after changes made while it was away: traffic unaffected, it converges without rebuilding what exists", async () => {
+    const pings = pingAcross(10);
+    const before = await hostLinks('h1');
+    const old = await createTap('da');
+    await waitConverged([{ host: 'h1', present: [tapName(old)], absent: [] }], RECOVERY_BOUND_MS);
+    await stopDaemon('agent-h1');
+    const fresh = await createTap('dn');
+    await api('DELETE', `/v2.0/ports/${old}`);
+    startDaemon('agent-h1');
+    const started = Date.now();
+    const converged = await waitConverged([{ host: 'h1', present: [tapName(fresh)], absent: [tapName(old)] }], RECOVERY_BOUND_MS);
+    console.log(`lab drill: h1 converged ${converged === undefined ? 'never' : converged - started} ms after its agent was started again`);
+    expect(converged, `h1 did not converge within ${RECOVERY_BOUND_MS} ms of its agent starting`).toBeDefined();
+    const after = await hostLinks('h1');
+    expect(after.size).toBeGreaterThan(0);
+    for (const [name, index] of before) expect(after.get(name), name).toBe(index);
+    expect(await pings).toMatch(/100 packets transmitted, 100 received, 0% packet loss/);
+  }, 60_000);
 
   it('goes down leaving no namespace, process or file behind', () => {
     const down = plumb('lab', 'down');
@@ -125,4 +156,36 @@ describe('the local lab', () => {
     const procs = spawnSync('pgrep', ['-f', 'plumb-lab|lab vm-dhcp|agent run --config /run/plumb-lab'], { encoding: 'utf8' }).stdout.trim();
     expect(procs).toBe('');
   }, 60_000);
+});
+
+// The README's lab section, run exactly as printed (extracted from README.md, so the two cannot
+// drift apart): its set-up command, then every `$ ` line of the block in order, in a shell with
+// nothing but the default PATH. Runs after the tests above have taken their lab down.
+describe("the README's lab block", () => {
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## The lab'), readme.indexOf('\n## ', readme.indexOf('## The lab') + 1));
+  const block = /```\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+  // `$ ` lines, with their `\` continuations joined
+  const commands = block
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .filter((l) => l.startsWith('$ '))
+    .map((l) => l.slice(2).trim());
+  const sh = (cmd: string) => spawnSync('bash', ['-c', cmd], { cwd: '/tmp', encoding: 'utf8', timeout: 240_000, env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' } });
+
+  it('works as printed on this machine, after the set-up command the README names', () => {
+    expect(commands.length, 'no commands found in the README lab block').toBeGreaterThan(10);
+    expect(commands.at(-1)).toMatch(/^plumb lab down/);
+    expect(labNamespaces(), 'a lab is already running here').toEqual([]);
+    const setup = /`(bash scripts\/lab\.sh)`/.exec(section)?.[1];
+    expect(setup, 'the lab section names its set-up command').toBeDefined();
+    const up = spawnSync('bash', ['-c', setup as string], { cwd: repo, encoding: 'utf8', timeout: 240_000 });
+    expect(up.status, up.stderr).toBe(0);
+    for (const cmd of commands) {
+      const r = sh(cmd);
+      expect(r.status, `\`${cmd}\` failed:\n${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(r.stderr, cmd).not.toMatch(/command not found/);
+    }
+    expect(labNamespaces()).toEqual([]);
+  }, 600_000);
 });

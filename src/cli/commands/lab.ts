@@ -7,7 +7,7 @@ import { labIsUp, labUp } from '../../lab/up.js';
 import { labDown, labNamespaces } from '../../lab/down.js';
 import { alive, readPids, startPlumb } from '../../lab/processes.js';
 import { createPort, waitPortActive, api, LAB_USER, LAB_PASSWORD } from '../../lab/controller.js';
-import { createVmNamespace, superviseVmDhcp } from '../../lab/vm.js';
+import { createVmNamespace, superviseVmDhcp, waitVmAddresses } from '../../lab/vm.js';
 import { labDemo } from '../../lab/demo.js';
 import { netnsExists } from '../../lab/topology.js';
 
@@ -136,12 +136,16 @@ export function registerLabCommands(program: Command): void {
       });
       createVmNamespace(device);
       startPlumb(`vm-dhcp-${device}`, ['lab', 'vm-dhcp', device]);
+      const leased: string[] = [];
       for (const net of nets) {
         const port = await createPort(net, device, o.host);
         const active = await waitPortActive(port.id);
         say(`${active.name ?? active.id}: ${active.status} on ${o.host}, mac ${active.mac_address}, ${active.fixed_ips.map((f) => f.ip_address).join(' ') || 'no address'}`);
+        leased.push(...active.fixed_ips.map((f) => f.ip_address).filter((a) => !a.includes(':')));
       }
-      say(`VM ${device} is namespace ${vmNetns(device)}; its NICs get their addresses by DHCP (plumb lab exec ${device} -- ip addr)`);
+      // the next command of a walkthrough pings these addresses: return once DHCP has put them on the NICs
+      await waitVmAddresses(device, leased);
+      say(`VM ${device} is namespace ${vmNetns(device)}; its NICs got their addresses by DHCP (plumb lab exec ${device} -- ip addr)`);
     });
 
   lab

@@ -87,4 +87,26 @@ describe('BoundedRunner', () => {
     expect(runs[1]?.reasons).toEqual(['b', 'retry']);
     await r.stop();
   });
+
+  it('a fresh input does not wait out the backoff of failures with the old one; retries of the same input still do', async () => {
+    const { runs, fn } = recorder([false, false, false, true]);
+    const r = new BoundedRunner(fn, OPTS);
+    r.trigger('a');
+    await vi.advanceTimersByTimeAsync(1);
+    await vi.advanceTimersByTimeAsync(501); // first retry, fails again: backoff now 1 s
+    expect(runs).toHaveLength(2);
+    r.trigger('kernel'); // not fresh: joins the retry in 1 s
+    await vi.advanceTimersByTimeAsync(100);
+    expect(runs).toHaveLength(2);
+    r.trigger('desired', 0, { fresh: true });
+    await vi.advanceTimersByTimeAsync(1);
+    expect(runs).toHaveLength(3);
+    expect(runs[2]?.reasons).toEqual(['desired', 'kernel', 'retry']);
+    // it failed too: the backoff starts over at its initial 500 ms, not 2 s
+    await vi.advanceTimersByTimeAsync(490);
+    expect(runs).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(runs).toHaveLength(4);
+    await r.stop();
+  });
 });
