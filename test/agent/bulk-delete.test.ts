@@ -133,9 +133,9 @@ describe('bulk device deletion', () => {
 describe('the event loop while the kernel deletes devices', () => {
   // Sent from the main thread, each tap deletion held the event loop ~16 ms inside sendmsg: 200
   // of them kept it busy ~3 s (utilisation 1.0), or stalled it ~3 s when sent in one datagram.
-  // The bounds are generous for a loaded 2-core machine; the property is that the loop keeps
-  // turning and the main thread is free while the kernel works, not a speed.
-  const BOUND_MS = 150;
+  // The property is that the loop keeps turning and the main thread is free while the kernel
+  // works, not a speed: the bug stalled it ~3 s; 1 s separates that from a loaded machine.
+  const BOUND_MS = 1000;
 
   it('stays responsive during 200 tap deletions in bulk (agent path: notification-fed cache)', async () => {
     const names = Array.from({ length: 200 }, (_, i) => `bl${i}`);
@@ -144,6 +144,7 @@ describe('the event loop while the kernel deletes devices', () => {
     try {
       const links = await cache.currentLinks();
       const { stallMs: lag } = await loopDuring(() => execute(handle, delOps(links, names), links, () => cache.currentLinks()));
+      console.log(`bulk delete of 200 taps: longest event-loop stall ${lag.toFixed(1)} ms`);
       expect(lag).toBeLessThan(BOUND_MS);
       const left = deviceGroups();
       expect(names.filter((n) => left.has(n))).toEqual([]);
@@ -157,6 +158,7 @@ describe('the event loop while the kernel deletes devices', () => {
     addTaps(names);
     const links = (await handle.linkList()).filter((l) => names.includes(l.name));
     const { stallMs: lag, elu } = await loopDuring(() => Promise.all(links.map((l) => handle.linkDel(l.index))));
+    console.log(`200 tap deletions one by one: longest event-loop stall ${lag.toFixed(1)} ms, utilisation ${elu.toFixed(2)}`);
     expect(lag).toBeLessThan(BOUND_MS);
     expect(elu).toBeLessThan(0.5); // ~0.05 measured; 1.0 when each sendmsg ran on the main thread
     const left = deviceGroups();

@@ -139,7 +139,7 @@ describe('agent on the real kernel', () => {
     const r = new Reconciler(handle);
     await r.reconcile(validateHostState(state(NETWORKS, ports)));
     ipIn(vm, 'link', 'set', 'eth1', 'up'); // the VM side comes up: carrier on both ends
-    await waitUntil(() => link(host, 'vethp-rv')?.flags.includes('LOWER_UP') ?? false, 2000);
+    await waitUntil(() => link(host, 'vethp-rv')?.flags.includes('LOWER_UP') ?? false, 10_000);
     const res = await r.reconcile(validateHostState(state(NETWORKS, ports)));
     expect(res.ops.map(describeOp)).toEqual(['ip -6 neigh add proxy 2001:db8:1::1 dev vethp-rv']);
     expect(neighs(host, true).filter((n) => n.dev === 'vethp-rv').map((n) => n.dst)).toEqual(['2001:db8:1::1']);

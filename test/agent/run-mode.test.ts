@@ -1,6 +1,7 @@
 // `plumb agent plan|apply|run` as operators use them: the real CLI in a child process against
-// a throwaway namespace. Drift made by hand is repaired from netlink events within 1 s, an
-// atomically renamed state file is picked up, and a restart over a converged host writes nothing.
+// a throwaway namespace. Drift made by hand is repaired from netlink events (well before the
+// periodic resync), an atomically renamed state file is picked up, and a restart over a
+// converged host writes nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -98,7 +99,9 @@ describe('plumb agent CLI', () => {
       expect(log.passes()[0]).toMatchObject({ writes: 0, failures: 0 });
     });
 
-    it('repairs a tap, a route, a rule and a neighbour removed by hand within 1 s', async () => {
+    // Notifications make repairs fast (scripts/bench-agent.ts measures them); 10 s separates a
+    // repair from a notification from one left to the 60 s periodic resync.
+    it('repairs a tap, a route, a rule and a neighbour removed by hand, from notifications', async () => {
       const checks: [string, () => void, () => boolean][] = [
         ['tap', () => ipIn(host, 'link', 'del', 'tapr1'), () => link(host, 'tapr1')?.master === 'pbr-n1'],
         ['route', () => ipIn(host, 'route', 'del', '203.0.113.20/32', 'table', '300'), () => routes(host, 4, 300).some((x) => x.dst === '203.0.113.20')],
@@ -109,14 +112,15 @@ describe('plumb agent CLI', () => {
       for (const [what, breakIt, repaired] of checks) {
         expect(repaired(), `${what} present before`).toBe(true);
         breakIt();
-        const ms = await waitUntil(repaired, 1000).catch(() => Infinity);
-        expect(ms, `${what} repaired within 1 s`).toBeLessThanOrEqual(1000);
+        const ms = await waitUntil(repaired, 10_000).catch(() => Infinity);
+        console.log(`run mode: ${what} removed by hand, repaired in ${ms} ms`);
+        expect(ms, `${what} repaired within 10 s`).toBeLessThanOrEqual(10_000);
       }
     });
 
     it('picks up a state file replaced by an atomic rename', async () => {
       writeAtomically(statePath, doc([P1, P2, { id: 'r3', network: 'n1', mac: 'aa:00:00:00:66:03' }], 2));
-      await waitUntil(() => link(host, 'tapr3')?.master === 'pbr-n1', 3000);
+      await waitUntil(() => link(host, 'tapr3')?.master === 'pbr-n1', 10_000);
       await log.waitFor((l) => l.msg === 'reconcile pass' && l.generation === 2);
     });
 

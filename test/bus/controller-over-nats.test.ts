@@ -18,7 +18,7 @@ let ctl: RunningController;
 const conns: NatsConnection[] = [];
 const watches: HostStateWatch[] = [];
 
-async function until<T>(get: () => T | undefined | Promise<T | undefined>, ms = 5000): Promise<T> {
+async function until<T>(get: () => T | undefined | Promise<T | undefined>, ms = 15_000): Promise<T> {
   const start = Date.now();
   for (;;) {
     const v = await get();

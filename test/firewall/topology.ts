@@ -102,7 +102,7 @@ export function tcpListen(ns: string, port: number, ipv6 = true): ChildProcess {
 }
 
 /** Poll `cond` until true or `timeoutMs` passes (links and neighbours settle asynchronously). */
-export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<boolean> {
+export async function waitFor(cond: () => boolean, timeoutMs = 15_000): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (cond()) return true;

@@ -39,7 +39,7 @@ async function notifySocket(): Promise<() => string> {
   return () => got;
 }
 
-const until = async (cond: () => boolean, ms = 3000): Promise<void> => {
+const until = async (cond: () => boolean, ms = 15_000): Promise<void> => {
   const start = Date.now();
   while (!cond()) {
     if (Date.now() - start > ms) throw new Error(`not reached within ${ms} ms`);
