@@ -3,6 +3,7 @@
 // and `plumb lab down` leaving nothing behind. Uses the built CLI (scripts/test.sh builds).
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
+import { run } from '../helpers/run.js';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { api, waitForController } from '../../src/lab/controller.js';
 import { hostLinks, natsPort, startDaemon, stopDaemon, tapName, waitConverged, waitListening } from '../../src/lab/drills.js';
@@ -10,17 +11,17 @@ import { LAB_AGENT_METRICS } from '../../src/lab/layout.js';
 import { join } from 'node:path';
 
 const repo = new URL('../..', import.meta.url).pathname;
-const plumb = (...args: string[]) => spawnSync(process.execPath, [join(repo, 'bin', 'plumb.js'), ...args], { encoding: 'utf8', timeout: 240_000 });
+const plumb = (...args: string[]) => run(process.execPath, [join(repo, 'bin', 'plumb.js'), ...args], { timeoutMs: 240_000 });
 const labNamespaces = () => (existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith('plab-')) : []);
 
-afterAll(() => {
-  plumb('lab', 'down');
+afterAll(async () => {
+  await plumb('lab', 'down');
 });
 
 describe('the local lab', () => {
-  it('comes up with one command and prints how to use it', () => {
+  it('comes up with one command and prints how to use it', async () => {
     expect(labNamespaces(), 'a lab is already running here: plumb lab down first').toEqual([]);
-    const up = plumb('lab', 'up');
+    const up = await plumb('lab', 'up');
     expect(up.stderr).toBe('');
     expect(up.status).toBe(0);
     expect(up.stdout).toMatch(/The lab is up\./);
@@ -31,12 +32,12 @@ describe('the local lab', () => {
   it('the CLI and openstack read the lab env file; both hosts report', async () => {
     let hosts = '';
     for (let i = 0; i < 50 && !/h1\s+alive[\s\S]*h2\s+alive/.test(hosts); i++) {
-      hosts = plumb('host', 'list').stdout;
+      hosts = (await plumb('host', 'list')).stdout;
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(hosts).toMatch(/h1\s+alive\s+underlay 10\.90\.0\.1/);
     expect(hosts).toMatch(/h2\s+alive\s+underlay 10\.90\.0\.2/);
-    expect(plumb('network', 'list').stdout.trim()).toBe('1 public');
+    expect((await plumb('network', 'list')).stdout.trim()).toBe('1 public');
     // each agent serves its metrics where the lab said
     for (const h of ['h1', 'h2'] as const) {
       const text = await (await fetch(`http://${LAB_AGENT_METRICS[h]}/metrics`)).text();
@@ -44,15 +45,15 @@ describe('the local lab', () => {
     }
     if (existsSync('/usr/bin/openstack')) {
       const env = Object.fromEntries(
-        spawnSync('cat', ['/run/plumb-lab/env'], { encoding: 'utf8' }).stdout.trim().split('\n').map((l) => l.split('=') as [string, string]),
+        readFileSync('/run/plumb-lab/env', 'utf8').trim().split('\n').map((l) => l.split('=') as [string, string]),
       );
-      const os = spawnSync('openstack', ['--os-auth-type', 'http_basic', '--os-username', env.PLUMB_USER ?? '', '--os-password', env.PLUMB_PASSWORD ?? '', '--os-endpoint', env.PLUMB_URL ?? '', 'network', 'list', '-f', 'value', '-c', 'Name'], { encoding: 'utf8' });
+      const os = await run('openstack', ['--os-auth-type', 'http_basic', '--os-username', env.PLUMB_USER ?? '', '--os-password', env.PLUMB_PASSWORD ?? '', '--os-endpoint', env.PLUMB_URL ?? '', 'network', 'list', '-f', 'value', '-c', 'Name']);
       expect(os.stdout.trim()).toBe('public');
     }
   }, 60_000);
 
-  it("replays the seeds' walkthrough: cross-host ping, floating IP reached from the router and moved, errors, teardown", () => {
-    const demo = plumb('lab', 'demo');
+  it("replays the seeds' walkthrough: cross-host ping, floating IP reached from the router and moved, errors, teardown", async () => {
+    const demo = await plumb('lab', 'demo');
     expect(demo.stderr).toBe('');
     expect(demo.status).toBe(0);
     expect(demo.stdout).toMatch(/141 -> 142 ping across hosts: ok/);
@@ -83,10 +84,10 @@ describe('the local lab', () => {
   };
 
   it('nats-server away for 30 s while ports are created and deleted: traffic unaffected, hosts converge once it returns', async () => {
-    expect(plumb('network', 'create', '--name', 'drill').status).toBe(0);
-    drillNet = JSON.parse(plumb('network', 'list', '--json').stdout).find((n: { name: string }) => n.name === 'drill').id as string;
-    expect(plumb('lab', 'server', 'create', 'd1', '--host', 'h1', '--nic', `net-id=${drillNet}`).status).toBe(0);
-    expect(plumb('lab', 'server', 'create', 'd2', '--host', 'h2', '--nic', `net-id=${drillNet}`).status).toBe(0);
+    expect((await plumb('network', 'create', '--name', 'drill')).status).toBe(0);
+    drillNet = JSON.parse((await plumb('network', 'list', '--json')).stdout).find((n: { name: string }) => n.name === 'drill').id as string;
+    expect((await plumb('lab', 'server', 'create', 'd1', '--host', 'h1', '--nic', `net-id=${drillNet}`)).status).toBe(0);
+    expect((await plumb('lab', 'server', 'create', 'd2', '--host', 'h2', '--nic', `net-id=${drillNet}`)).status).toBe(0);
     for (let i = 0; i < 100 && (!addr('d1') || !addr('d2')); i++) await new Promise((r) => setTimeout(r, 200));
     expect(addr('d2')).toBeDefined();
     const before = await hostLinks('h1');
@@ -148,12 +149,12 @@ describe('the local lab', () => {
     expect(await pings).toMatch(/100 packets transmitted, 100 received, 0% packet loss/);
   }, 60_000);
 
-  it('goes down leaving no namespace, process or file behind', () => {
-    const down = plumb('lab', 'down');
+  it('goes down leaving no namespace, process or file behind', async () => {
+    const down = await plumb('lab', 'down');
     expect(down.status).toBe(0);
     expect(labNamespaces()).toEqual([]);
     expect(existsSync('/run/plumb-lab')).toBe(false);
-    const procs = spawnSync('pgrep', ['-f', 'plumb-lab|lab vm-dhcp|agent run --config /run/plumb-lab'], { encoding: 'utf8' }).stdout.trim();
+    const procs = (await run('pgrep', ['-f', 'plumb-lab|lab vm-dhcp|agent run --config /run/plumb-lab'])).stdout.trim();
     expect(procs).toBe('');
   }, 60_000);
 });
@@ -171,18 +172,18 @@ describe("the README's lab block", () => {
     .split('\n')
     .filter((l) => l.startsWith('$ '))
     .map((l) => l.slice(2).trim());
-  const sh = (cmd: string) => spawnSync('bash', ['-c', cmd], { cwd: '/tmp', encoding: 'utf8', timeout: 240_000, env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' } });
+  const sh = (cmd: string) => run('bash', ['-c', cmd], { cwd: '/tmp', timeoutMs: 240_000, env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' } });
 
-  it('works as printed on this machine, after the set-up command the README names', () => {
+  it('works as printed on this machine, after the set-up command the README names', async () => {
     expect(commands.length, 'no commands found in the README lab block').toBeGreaterThan(10);
     expect(commands.at(-1)).toMatch(/^plumb lab down/);
     expect(labNamespaces(), 'a lab is already running here').toEqual([]);
     const setup = /`(bash scripts\/lab\.sh)`/.exec(section)?.[1];
     expect(setup, 'the lab section names its set-up command').toBeDefined();
-    const up = spawnSync('bash', ['-c', setup as string], { cwd: repo, encoding: 'utf8', timeout: 240_000 });
+    const up = await run('bash', ['-c', setup as string], { cwd: repo, timeoutMs: 240_000 });
     expect(up.status, up.stderr).toBe(0);
     for (const cmd of commands) {
-      const r = sh(cmd);
+      const r = await sh(cmd);
       expect(r.status, `\`${cmd}\` failed:\n${r.stdout}\n${r.stderr}`).toBe(0);
       expect(r.stderr, cmd).not.toMatch(/command not found/);
     }
