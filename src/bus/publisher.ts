@@ -4,7 +4,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import type { ControllerHooks } from '../controller/hooks.js';
+import type { ControllerHooks } from '../state/controller-hooks.js';
 import { errorMessage } from '../util/errors.js';
 import { logger } from '../util/log.js';
 import { entriesOf, entriesOfObjects } from './documents.js';

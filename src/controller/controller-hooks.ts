@@ -3,7 +3,7 @@
 // units, started here and logged if they fail.
 import type { Logger } from 'pino';
 import { errorMessage } from '../util/errors.js';
-import type { ControllerHooks, HostSummary } from './hooks.js';
+import type { ControllerHooks, HostSummary } from '../state/controller-hooks.js';
 import { hostObjects, hostState } from './host-state.js';
 import type { ControllerService } from './service.js';
 

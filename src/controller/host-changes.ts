@@ -1,7 +1,7 @@
 // What one write unit changed in hosts' desired state, collected while it runs: per host, every
 // object (all) or the ports and networks whose objects may differ. The publisher rebuilds only
 // those, so an API write costs O(what it touched), not O(ports on the host).
-import type { HostChange } from './hooks.js';
+import type { HostChange } from '../state/controller-hooks.js';
 
 interface Scope {
   all: boolean;

@@ -4,7 +4,7 @@
 // interface: the whole document (start, reconnect, resync) and the objects one change touched
 // (every API write), so a change costs O(what changed), not O(ports on the host).
 import type { ControllerConfig } from './config.js';
-import type { HostMetaDoc, HostObjects, NetworkDoc, PortDoc } from './hooks.js';
+import type { HostMetaDoc, HostObjects, NetworkDoc, PortDoc } from '../state/controller-hooks.js';
 import type { FixedIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
 import type { StoreReader } from './store.js';
 import type { HostStateInput } from '../state/schema.js';

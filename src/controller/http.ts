@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../util/errors.js';
 import type { Principal } from './auth.js';
 import { ApiError, BadRequestError, ForbiddenError, NotFoundError } from './errors.js';
-import type { ControllerHooks } from './hooks.js';
+import type { ControllerHooks } from '../state/controller-hooks.js';
 import { QUOTA_RESOURCES, type ControllerService } from './service.js';
 
 type Body = Record<string, unknown>;

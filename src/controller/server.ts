@@ -8,7 +8,7 @@ import { controllerMetrics, startMetricsServer } from '../metrics/registry.js';
 import { authenticator } from './auth.js';
 import type { ControllerConfig } from './config.js';
 import { controllerHooks } from './controller-hooks.js';
-import type { ControllerHooks } from './hooks.js';
+import type { ControllerHooks } from '../state/controller-hooks.js';
 import { createApiServer, routes } from './http.js';
 import { ControllerService } from './service.js';
 import { SqliteStore } from './sqlite-store.js';

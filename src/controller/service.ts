@@ -7,7 +7,7 @@ import ipaddr from 'ipaddr.js';
 import type { Principal } from './auth.js';
 import type { ControllerConfig } from './config.js';
 import { HostChanges } from './host-changes.js';
-import type { HostChange } from './hooks.js';
+import type { HostChange } from '../state/controller-hooks.js';
 import { BadRequestError, ConflictError, ForbiddenError, IpAddressInUseError, NetworkInUseError, NotFoundError, OverQuotaError, PoolExhaustedError } from './errors.js';
 import { defaultPools, nthSubnet24 } from './ipam.js';
 import type { FixedIpRow, FloatingIpRow, HostRow, NetworkRow, PortRow } from './rows.js';

@@ -1,7 +1,7 @@
 // Prometheus metrics of the agent and the controller (documented in docs/operations.md).
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ControllerHooks } from '../controller/hooks.js';
+import type { ControllerHooks } from '../state/controller-hooks.js';
 
 export function agentMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'plumb_agent_' });

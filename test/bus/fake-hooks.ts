@@ -1,6 +1,6 @@
 // An in-memory ControllerHooks for bus tests (the real controller is tested in test/controller).
 // Every change it announces is a whole-host change; desiredObjects picks from the document.
-import type { ControllerHooks, HeartbeatReport, HostChange, HostObjects, HostSummary, NetworkDoc, PortDoc, PortStatusReport } from '../../src/controller/hooks.js';
+import type { ControllerHooks, HeartbeatReport, HostChange, HostObjects, HostSummary, NetworkDoc, PortDoc, PortStatusReport } from '../../src/state/controller-hooks.js';
 import type { HostStateInput } from '../../src/state/schema.js';
 
 export class FakeHooks implements ControllerHooks {
