@@ -13,6 +13,8 @@ export const controllerConfigSchema = z
     listen: z.string().regex(/^[^:]+:\d+$/, 'host:port').default('127.0.0.1:9696'),
     database: z.string().min(1).default('/var/lib/plumb/controller.db'),
     auth: z.enum(['basic', 'none']).default('basic'),
+    /** API request bodies above this many bytes are refused (413) before they are read */
+    maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     nats: z.object({ url: z.string().regex(/^(nats|tls):\/\/.+/, 'a nats:// or tls:// URL'), seedFile: z.string().min(1) }).strict().optional(),
     macPrefix: macPrefix.default('aa:00:00'),
     heartbeatTimeoutSeconds: z.number().min(1).default(15),

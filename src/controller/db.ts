@@ -5,6 +5,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Pool } from './ipam.js';
+import { cidrsOverlap, poolsProblem } from './ipam-rules.js';
 
 export type Db = Database.Database;
 
@@ -44,7 +46,38 @@ const MIGRATIONS: string[] = [
   // unused since the device count is kept (a device's ports are found through ports_device):
   // one page less to write per port insert and delete
   `DROP INDEX ports_network_device;`,
+  // the IPAM invariants, held by the store itself (the service checks them first, with errors
+  // naming the field): no two subnets of a network overlap, nor two of the routed public
+  // networks (project NULL); pools lie inside their subnet, start <= end, disjoint, without the
+  // gateway; a subnet used by a fixed or floating address is not deleted. The messages are
+  // matched by sqlite-store.ts (INVARIANT_PREFIX) and turned into typed errors.
+  `CREATE TRIGGER subnets_no_overlap BEFORE INSERT ON subnets
+     WHEN EXISTS (SELECT 1 FROM subnets s WHERE (s.network_id = NEW.network_id OR (NEW.project IS NULL AND s.project IS NULL)) AND plumb_cidrs_overlap(s.cidr, NEW.cidr))
+     BEGIN SELECT RAISE(ABORT, 'plumb invariant subnet-overlap'); END;
+   CREATE TRIGGER subnets_pools_valid BEFORE INSERT ON subnets
+     WHEN NOT plumb_pools_valid(NEW.cidr, NEW.pools, NEW.gateway)
+     BEGIN SELECT RAISE(ABORT, 'plumb invariant subnet-pools'); END;
+   CREATE TRIGGER subnets_pools_fixed BEFORE UPDATE OF cidr, pools, gateway, network_id ON subnets
+     BEGIN SELECT RAISE(ABORT, 'plumb invariant subnet-pools'); END;
+   CREATE TRIGGER subnets_in_use BEFORE DELETE ON subnets
+     WHEN EXISTS (SELECT 1 FROM fixed_ips WHERE subnet_id = OLD.id) OR EXISTS (SELECT 1 FROM floating_ips WHERE subnet_id = OLD.id)
+     BEGIN SELECT RAISE(ABORT, 'plumb invariant subnet-in-use'); END;`,
 ];
+
+export const INVARIANT_PREFIX = 'plumb invariant ';
+
+/** The SQL functions the invariant triggers call; every connection that writes subnets needs them. */
+function registerFunctions(db: Db): void {
+  db.function('plumb_cidrs_overlap', { deterministic: true }, (a: unknown, b: unknown) => (cidrsOverlap(String(a), String(b)) ? 1 : 0));
+  db.function('plumb_pools_valid', { deterministic: true }, (cidr: unknown, pools: unknown, gateway: unknown) => {
+    try {
+      const list = JSON.parse(String(pools)) as Pool[];
+      return Array.isArray(list) && poolsProblem(String(cidr), list, gateway === null ? null : String(gateway)) === undefined ? 1 : 0;
+    } catch {
+      return 0;
+    }
+  });
+}
 
 export function openDb(path: string): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -52,6 +85,7 @@ export function openDb(path: string): Db {
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
+  registerFunctions(db);
   const version = db.pragma('user_version', { simple: true }) as number;
   for (let v = version; v < MIGRATIONS.length; v++) {
     db.transaction(() => {

@@ -60,6 +60,14 @@ export class IpAddressInUseError extends ApiError {
   }
 }
 
+export class MacAddressInUseError extends ApiError {
+  readonly status = 409;
+  readonly type = 'MacAddressInUse';
+  constructor(mac: string) {
+    super(`MAC address ${mac} is already in use`);
+  }
+}
+
 /** 409: a pool (addresses, MACs, segments, CIDRs) is exhausted. */
 export class PoolExhaustedError extends ApiError {
   readonly status = 409;
@@ -72,5 +80,14 @@ export class OverQuotaError extends ApiError {
   readonly type = 'OverQuota';
   constructor(resource: string, available: number, requested = 1) {
     super(`Limit for resource '${resource}' exceeded for your account. Available: ${Math.max(0, available)}, Requested: ${requested}`);
+  }
+}
+
+/** 413: a request body over the configured limit, refused before it is read. */
+export class BodyTooLargeError extends ApiError {
+  readonly status = 413;
+  readonly type = 'RequestEntityTooLarge';
+  constructor(limit: number) {
+    super(`Request body is larger than ${limit} bytes (maxBodyBytes in the controller configuration)`);
   }
 }

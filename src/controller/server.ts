@@ -30,7 +30,7 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
   const metrics = controllerMetrics(undefined, hooks, () => store.read((r) => r.portsByStatus()));
   const [host, portText] = [cfg.listen.slice(0, cfg.listen.lastIndexOf(':')), cfg.listen.slice(cfg.listen.lastIndexOf(':') + 1)];
   let url = '';
-  const server: Server = createApiServer(routes(service, hooks, () => url), authenticator(cfg), log, (method, code) => metrics.requests.inc({ method, code: String(code) }));
+  const server: Server = createApiServer(routes(service, hooks, () => url), authenticator(cfg), log, { maxBodyBytes: cfg.maxBodyBytes, onRequest: (method, code) => metrics.requests.inc({ method, code: String(code) }) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(Number(portText), host, resolve);

@@ -19,7 +19,8 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { PlumbError } from '../util/errors.js';
-import { openDb, type Db } from './db.js';
+import { INVARIANT_PREFIX, openDb, type Db } from './db.js';
+import { SubnetInUseStoreError, SubnetOverlapStoreError, SubnetPoolsStoreError } from './store-errors.js';
 import { addressValue, firstFreeFrom, type Pool } from './ipam.js';
 import type { FixedIpRow, FloatingIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
 import type { ControllerStore, NewNetwork, NewPort, NewSubnet, PortChange, StoreReader, StoreTx } from './store.js';
@@ -51,6 +52,20 @@ interface Group {
 export class StoreClosedError extends PlumbError {
   constructor() {
     super('the controller store is closed');
+  }
+}
+
+/** Runs a statement, turning a trigger's invariant refusal (db.ts) into its typed error. */
+function invariants<T>(what: string, run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    const m = err instanceof Error ? err.message : '';
+    if (!m.startsWith(INVARIANT_PREFIX)) throw err;
+    const which = m.slice(INVARIANT_PREFIX.length);
+    if (which === 'subnet-overlap') throw new SubnetOverlapStoreError(`${what} overlaps another subnet of its network (or of the public networks)`);
+    if (which === 'subnet-in-use') throw new SubnetInUseStoreError(`${what} is used by fixed or floating addresses`);
+    throw new SubnetPoolsStoreError(`${what}: its allocation pools are not inside it, reversed, overlapping or hold its gateway (or were to change)`);
   }
 }
 
@@ -246,6 +261,7 @@ export class SqliteStore implements ControllerStore {
       privateCidrOwner: (cidr) => ok(one<{ network_id: number }>('SELECT network_id FROM subnets WHERE cidr = ? AND project IS NOT NULL', cidr)?.network_id),
       countSubnets: (project) => ok(this.count('SELECT COUNT(*) c FROM subnets WHERE project = ?', project)),
       countFixedIpsOfSubnet: (subnetId) => ok(this.count('SELECT COUNT(*) c FROM fixed_ips WHERE subnet_id = ?', subnetId)),
+      countFloatingIpsOfSubnet: (subnetId) => ok(this.count('SELECT COUNT(*) c FROM floating_ips WHERE subnet_id = ?', subnetId)),
       port: (id) => ok(one<PortRow>('SELECT * FROM ports WHERE id = ?', id)),
       ports: (project) => ok(project === undefined ? all<PortRow>('SELECT * FROM ports ORDER BY id') : all<PortRow>('SELECT * FROM ports WHERE project = ? ORDER BY id', project)),
       countPortsOfNetwork: (networkId) => ok(this.count('SELECT COUNT(*) c FROM ports WHERE network_id = ?', networkId)),
@@ -297,12 +313,14 @@ export class SqliteStore implements ControllerStore {
       },
       insertSubnet: (s: NewSubnet) => {
         this.subnetCache.delete(s.networkId);
-        const { lastInsertRowid } = this.q('INSERT INTO subnets (network_id, project, name, cidr, ip_version, gateway, pools, dns, enable_dhcp, host_routes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(s.networkId, s.project, s.name, s.cidr, s.ipVersion, s.gateway, s.pools, s.dns, s.enableDhcp ? 1 : 0, s.hostRoutes);
+        const { lastInsertRowid } = invariants(`subnet ${s.cidr} of network ${s.networkId}`, () =>
+          this.q('INSERT INTO subnets (network_id, project, name, cidr, ip_version, gateway, pools, dns, enable_dhcp, host_routes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(s.networkId, s.project, s.name, s.cidr, s.ipVersion, s.gateway, s.pools, s.dns, s.enableDhcp ? 1 : 0, s.hostRoutes),
+        );
         return ok(Number(lastInsertRowid));
       },
       deleteSubnet: (id) => {
         this.subnetCache.clear();
-        this.q('DELETE FROM subnets WHERE id = ?').run(id);
+        invariants(`subnet ${id}`, () => this.q('DELETE FROM subnets WHERE id = ?').run(id));
         this.hints.delete(id);
         this.pools.delete(id);
         return ok(undefined);

@@ -12,6 +12,12 @@
 // - `read(fn)` sees committed data only (never a half-done write unit), as one consistent snapshot.
 // - The unique constraints are the last line of defence: (subnet, address) over fixed and floating
 //   addresses, MAC addresses, (type, segment), private CIDRs, MAC prefixes.
+// - So are the IPAM invariants (ipam-rules.ts), which the store holds itself and refuses with a
+//   StoreInvariantError (store-errors.ts): no two subnets of a network overlap, nor two subnets
+//   of the public networks; allocation pools lie inside their subnet, start <= end, disjoint,
+//   without the gateway, and never change; a subnet that a fixed or floating address uses is
+//   not deleted. (SQLite: triggers in db.ts. PostgreSQL: an exclusion constraint over inet
+//   ranges per network, CHECKs on pools, and foreign keys from both address tables.)
 import type { FixedIpRow, FloatingIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
 
 export interface NewNetwork {
@@ -90,6 +96,7 @@ export interface StoreReader {
   /** the network holding a private subnet with this CIDR */
   privateCidrOwner(cidr: string): Promise<number | undefined>;
   countFixedIpsOfSubnet(subnetId: number): Promise<number>;
+  countFloatingIpsOfSubnet(subnetId: number): Promise<number>;
   countSubnets(project: string): Promise<number>;
   // ports
   port(id: number): Promise<PortRow | undefined>;

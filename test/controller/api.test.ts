@@ -46,7 +46,7 @@ describe('controller API', () => {
     const t = await alice('POST', '/v2.0/networks', { network: { name: 'x', type: 'PHYSICAL_VLAN' } });
     expect(t.body.NeutronError.message).toMatch(/Invalid input for type\. Reason: 'PHYSICAL_VLAN' is not enabled here/);
     const p = await alice('POST', '/v2.0/ports', { port: { network_id: '1', fixed_ips: [{ ip_address: 'nope' }] } });
-    expect(p.body.NeutronError.message).toBe("Invalid input for fixed_ips. Reason: 'nope' is not an IP address.");
+    expect(p.body.NeutronError.message).toBe("Invalid input for fixed_ips[0].ip_address. Reason: 'nope' is not an IP address.");
     const b = await alice('POST', '/v2.0/ports', { nope: 1 });
     expect(b.body.NeutronError.message).toMatch(/Invalid input for port/);
     const dup = await alice('POST', '/v2.0/networks', { network: { name: 'dup', cidr: '192.168.1.0/24' } });

@@ -1,0 +1,44 @@
+// Field schemas shared by the request decoders. Messages are reasons that follow the field
+// name: "Invalid input for fixed_ips[0].ip_address. Reason: 'nope' is not an IP address."
+import { z } from 'zod';
+import { isStrictAddress, isStrictCidr } from '../ipam-rules.js';
+import { shown } from './decode.js';
+
+const typed = (what: string) => ({ error: (iss: { input?: unknown }) => (iss.input === undefined ? 'is required' : `must be ${what}, not ${iss.input === null ? 'null' : Array.isArray(iss.input) ? 'a list' : typeof iss.input}`) });
+
+export const text = (max: number) => z.string(typed('a string')).max(max, `is longer than ${max} characters`);
+
+export const name = text(255);
+
+/** A resource id in a body (plumb's ids are decimal; anything else is simply not found). */
+export const ref = text(64).min(1, 'must not be empty');
+
+export const bool = z.boolean(typed('true or false'));
+
+export const ipAddress = text(64).refine(isStrictAddress, { error: (iss) => `'${shown(iss.input)}' is not an IP address` });
+
+export const cidr = text(64).refine(isStrictCidr, { error: (iss) => `'${shown(iss.input)}' is not a CIDR (address/prefix-length)` });
+
+/** Hosts are named by their agents (host ids are subject tokens on the bus). */
+export const hostId = text(128).regex(/^[A-Za-z0-9_-]+$/, { error: (iss) => `'${shown(iss.input)}' is not a valid host id (letters, digits, '-' and '_')` });
+
+/**
+ * A device id goes into NIC names (nic-<device>-<n>), namespace names and bus subjects: no
+ * wildcard, separator or path characters.
+ */
+export const deviceId = text(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.:@-]*$|^$/, {
+  error: (iss) => `'${shown(iss.input)}' is not a valid device id (letters, digits and '_', '.', ':', '@', '-', starting with a letter or digit)`,
+});
+
+/** A unicast MAC address. */
+export const macAddress = text(17)
+  .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, { error: (iss) => `'${shown(iss.input)}' is not a MAC address (six colon-separated hex octets)` })
+  .refine((m) => (parseInt(m.slice(0, 2), 16) & 1) === 0, { error: (iss) => `'${shown(iss.input)}' is a multicast address` })
+  .transform((m) => m.toLowerCase());
+
+/** Neutron's admin_state_up: plumb has no administratively-down objects, so only true. */
+export const adminUp = bool.refine((v) => v, 'false is not supported: plumb has no administratively down networks or ports');
+
+export const list = <T extends z.ZodType>(item: T, max: number) => z.array(item, typed('a list')).max(max, `holds more than ${max} entries`);
+
+export const object = <T extends z.ZodRawShape>(shape: T) => z.object(shape, typed('an object')).strict();

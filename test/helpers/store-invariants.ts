@@ -1,0 +1,50 @@
+// The controller store's invariants, read back through the store interface after a request:
+// no overlapping subnets (per network, and among the public ones), pools and gateways valid,
+// every address in a live subnet of its port's network and inside it, no port left without the
+// addresses its network gives (nothing half-applied), quotas held.
+import type { ControllerConfig } from '../../src/controller/config.js';
+import { cidrsOverlap, gatewayProblem, poolsProblem } from '../../src/controller/ipam-rules.js';
+import type { Pool } from '../../src/controller/ipam.js';
+import type { ControllerStore } from '../../src/controller/store.js';
+import { cidrContains } from '../../src/util/ip.js';
+
+export async function storeProblems(store: ControllerStore, cfg: ControllerConfig, projects: string[]): Promise<string[]> {
+  return store.read(async (r) => {
+    const out: string[] = [];
+    const subnets = await r.subnets();
+    const byId = new Map(subnets.map((s) => [s.id, s]));
+    for (const [i, a] of subnets.entries()) {
+      for (const b of subnets.slice(i + 1)) {
+        const neighbours = a.network_id === b.network_id || (a.project === null && b.project === null);
+        if (neighbours && cidrsOverlap(a.cidr, b.cidr)) out.push(`subnets ${a.id} (${a.cidr}) and ${b.id} (${b.cidr}) overlap`);
+      }
+      const pools = JSON.parse(a.pools) as Pool[];
+      const bad = poolsProblem(a.cidr, pools, a.gateway) ?? (a.gateway ? gatewayProblem(a.cidr, a.gateway) : undefined);
+      if (bad) out.push(`subnet ${a.id}: ${bad.field} ${bad.reason}`);
+    }
+    const ports = await r.ports(undefined);
+    const ips = await r.fixedIpsOf(ports.map((p) => p.id));
+    for (const p of ports) {
+      const mine = ips.get(p.id) ?? [];
+      const netSubnets = subnets.filter((s) => s.network_id === p.network_id);
+      if (netSubnets.length > 0 && mine.length === 0) out.push(`port ${p.id} has no address although its network has subnets`);
+      for (const f of mine) {
+        const s = byId.get(f.subnet_id);
+        if (!s) out.push(`port ${p.id}: address ${f.ip} in subnet ${f.subnet_id}, which does not exist`);
+        else if (s.network_id !== p.network_id) out.push(`port ${p.id}: address ${f.ip} in subnet ${s.id} of another network`);
+        else if (!cidrContains(s.cidr, f.ip)) out.push(`port ${p.id}: address ${f.ip} outside ${s.cidr}`);
+      }
+    }
+    for (const f of await r.floatingIps(undefined)) {
+      if (!byId.has(f.subnet_id)) out.push(`floating IP ${f.id} (${f.ip}) in subnet ${f.subnet_id}, which does not exist`);
+      if (f.port_id !== null && !(ips.get(f.port_id) ?? []).some((x) => x.ip === f.ip)) out.push(`floating IP ${f.id} attached to port ${f.port_id}, which does not carry ${f.ip}`);
+    }
+    for (const project of projects) {
+      const nets = await r.countPrivateNetworks(project);
+      if (nets > cfg.quotas.networks) out.push(`project ${project}: ${nets} networks over the quota of ${cfg.quotas.networks}`);
+      const fips = await r.countFloatingIps(project);
+      if (fips > cfg.quotas.floatingIps) out.push(`project ${project}: ${fips} floating IPs over the quota of ${cfg.quotas.floatingIps}`);
+    }
+    return out;
+  });
+}
