@@ -180,6 +180,8 @@ describe('bad input never gets a 500 (issue 18)', () => {
       ['POST', '/v2.0/subnets', { subnet: { network_id: net, cidr: '10.61.0.0/24', ip_version: 6 } }, 'Invalid input for ip_version. Reason: 6 does not match the IPv4 cidr 10.61.0.0/24.'],
       ['POST', '/v2.0/subnets', { subnet: { network_id: net, cidr: { a: 1 } } }, 'Invalid input for cidr. Reason: must be a string, not object.'],
       ['PUT', '/v2.0/ports/1', { port: { fixed_ips: [] } }, 'Invalid input for fixed_ips. Reason: cannot be changed on an existing port (delete the port and create another); fixed_ips stays as it is.'],
+      // found by scripts/fuzz-api.ts: an object whose toString is not a function was a 500
+      ['POST', '/v2.0/ports', { port: { network_id: net, firewall_profile: { toString: 'x' } } }, 'Invalid input for firewall_profile. Reason: \'{"toString":"x"}\' is not DISABLED, ENABLED or PROTECTED.'],
       ['POST', '/v2.0/networks', [], 'Invalid input for network. Reason: the request body must be {"network": {...}}.'],
       ['POST', '/v2.0/networks', { network: {}, extra: 1 }, 'Invalid input for extra. Reason: is not a known attribute (the body holds only "network").'],
     ];

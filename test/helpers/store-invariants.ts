@@ -1,7 +1,7 @@
 // The controller store's invariants, read back through the store interface after a request:
 // no overlapping subnets (per network, and among the public ones), pools and gateways valid,
-// every address in a live subnet of its port's network and inside it, no port left without the
-// addresses its network gives (nothing half-applied), quotas held.
+// every address in a live subnet of its port's network and inside it, no public port without
+// its address, quotas held.
 import type { ControllerConfig } from '../../src/controller/config.js';
 import { cidrsOverlap, gatewayProblem, poolsProblem } from '../../src/controller/ipam-rules.js';
 import type { Pool } from '../../src/controller/ipam.js';
@@ -22,12 +22,19 @@ export async function storeProblems(store: ControllerStore, cfg: ControllerConfi
       const bad = poolsProblem(a.cidr, pools, a.gateway) ?? (a.gateway ? gatewayProblem(a.cidr, a.gateway) : undefined);
       if (bad) out.push(`subnet ${a.id}: ${bad.field} ${bad.reason}`);
     }
+    const publicNets = new Set((await r.networks(undefined)).filter((n) => n.public === 1).map((n) => n.id));
     const ports = await r.ports(undefined);
     const ips = await r.fixedIpsOf(ports.map((p) => p.id));
     for (const p of ports) {
       const mine = ips.get(p.id) ?? [];
-      const netSubnets = subnets.filter((s) => s.network_id === p.network_id);
-      if (netSubnets.length > 0 && mine.length === 0) out.push(`port ${p.id} has no address although its network has subnets`);
+      // a port of a private network may have no address (its network had no subnet when it was
+      // made: an L2-only port); on a public network an address is all a port is
+      if (publicNets.has(p.network_id) && mine.length === 0) out.push(`port ${p.id} of the public network ${p.network_id} has no address`);
+      const seen = new Set<string>();
+      for (const f of mine) {
+        if (seen.has(`${f.subnet_id} ${f.ip}`)) out.push(`port ${p.id} holds ${f.ip} twice`);
+        seen.add(`${f.subnet_id} ${f.ip}`);
+      }
       for (const f of mine) {
         const s = byId.get(f.subnet_id);
         if (!s) out.push(`port ${p.id}: address ${f.ip} in subnet ${f.subnet_id}, which does not exist`);

@@ -9,7 +9,12 @@ type Issue = z.core.$ZodIssue;
 
 /** A value as shown in an error message: JSON, cut at 64 characters. */
 export function shown(v: unknown): string {
-  const text = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
+  let text: string;
+  try {
+    text = typeof v === 'string' ? v : (JSON.stringify(v) ?? typeof v);
+  } catch {
+    text = typeof v; // a cycle or a throwing toJSON: say what it is, not what it holds
+  }
   return text.length > 64 ? `${text.slice(0, 61)}...` : text;
 }
 

@@ -2,12 +2,13 @@
 // namespace names on a host, so each is held to what those names allow.
 import { z } from 'zod';
 import { ifname } from '../../state/schema.js';
+import { shown } from './decode.js';
 import { adminUp, deviceId, hostId, ipAddress, list, macAddress, name, object, ref, text } from './fields.js';
 
 export const FIREWALL_PROFILES = ['DISABLED', 'ENABLED', 'PROTECTED'] as const;
 export type FirewallProfile = (typeof FIREWALL_PROFILES)[number];
 
-const firewallProfile = z.enum(FIREWALL_PROFILES, { error: (iss) => (iss.input === undefined ? 'is required' : `'${String(iss.input)}' is not DISABLED, ENABLED or PROTECTED`) });
+const firewallProfile = z.enum(FIREWALL_PROFILES, { error: (iss) => (iss.input === undefined ? 'is required' : `'${shown(iss.input)}' is not DISABLED, ENABLED or PROTECTED`) });
 
 /** One requested address: a given address, or the next free one of a given subnet. */
 const fixedIp = object({ ip_address: ipAddress.optional(), subnet_id: ref.optional() }).refine((f) => f.ip_address !== undefined || f.subnet_id !== undefined, 'needs ip_address or subnet_id');
