@@ -27,7 +27,7 @@ export const createPortFields = object({
   device_id: deviceId.optional(),
   fixed_ips: list(fixedIp, 16).optional(),
   mac_address: macAddress.optional(),
-  'binding:host_id': z.union([hostId, z.literal('')]).optional(),
+  'binding:host_id': z.union([hostId, z.literal('')]).nullable().optional(),
   'binding:profile': bindingProfile.optional(),
   firewall_profile: firewallProfile.optional(),
   admin_state_up: adminUp.optional(),
