@@ -6,6 +6,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { openKernelHandle } from '../kernel/handle.js';
 import type { KernelHandle } from '../kernel/types.js';
 import type { AgentConfig } from '../agent-config/schema.js';
+import { closeBus } from '../bus/close.js';
 import { connectBus } from '../bus/connection.js';
 import { inboxPrefix } from '../bus/layout.js';
 import { StatusReporter } from '../bus/reporter.js';
@@ -88,7 +89,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent',
       await service.stop();
       await responder?.close();
       reporter?.stop();
-      await nc?.drain().catch(() => undefined);
+      if (nc) log.info({ bus: await closeBus(nc) }, 'left the bus'); // bounded: the bus may be away
       metricsServer?.close();
       handle.close();
     },

@@ -12,3 +12,16 @@ export class InvalidKeyTokenError extends PlumbError {
 
 /** A credentials directory lacks a seed for a user. */
 export class MissingCredentialsError extends PlumbError {}
+
+/** Every watch consumer name a host may use is taken (by live watches or ones not yet expired). */
+export class WatchSlotsExhaustedError extends PlumbError {}
+
+/** JetStream refused to create a host's watch consumer. */
+export class WatchConsumerError extends PlumbError {
+  constructor(readonly code: number, readonly errCode: number, description: string) {
+    super(`watch consumer refused: ${description} (${code}/${errCode})`);
+  }
+}
+
+/** A watch's pull ended: its consumer is gone, a delivery was lost or heartbeats stopped. */
+export class WatchInterruptedError extends PlumbError {}

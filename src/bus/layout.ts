@@ -28,6 +28,29 @@ export const statusSubject = (host: string): string => `plumb.status.${token('ho
 export const heartbeatSubject = (host: string): string => `plumb.heartbeat.${token('host', host)}`;
 export const inboxPrefix = (host: string): string => `_INBOX_${token('host', host)}`;
 
+/** The stream subjects of one host's keys: the only filter its watch consumers may have. */
+export const hostSubjects = (host: string): string => `$KV.${BUCKET}.${hostPrefix(host)}`;
+
+/**
+ * How many watch consumers a host may have at once, and their names: the server config lists
+ * exactly these names, so a host's consumer count is bounded by the names it may use. A new
+ * watch takes the next slot while the one it replaces is deleted (or expires).
+ */
+export const WATCH_SLOTS = 4;
+export const watchConsumerName = (host: string, slot: number): string => `w${slot}_${token('host', host)}`;
+
+/**
+ * JetStream API subjects a host's watch uses (2.9's create form carries name and filter), as the
+ * host publishes them: its account imports each under $PLUMB.API.… because nats-server answers
+ * $JS.API.… itself ("JetStream not enabled for account") in an account without JetStream, racing
+ * the imported answer. `jsApiSubject` gives the subject in the JetStream account.
+ */
+export const HOST_API_PREFIX = '$PLUMB.API.';
+export const jsApiSubject = (hostSubject: string): string => `$JS.API.${hostSubject.slice(HOST_API_PREFIX.length)}`;
+export const consumerCreateSubject = (host: string, slot: number): string => `${HOST_API_PREFIX}CONSUMER.CREATE.${STREAM}.${watchConsumerName(host, slot)}.${hostSubjects(host)}`;
+export const consumerNextSubject = (host: string, slot: number): string => `${HOST_API_PREFIX}CONSUMER.MSG.NEXT.${STREAM}.${watchConsumerName(host, slot)}`;
+export const consumerDeleteSubject = (host: string, slot: number): string => `${HOST_API_PREFIX}CONSUMER.DELETE.${STREAM}.${watchConsumerName(host, slot)}`;
+
 export type ParsedKey = { host: string; kind: 'meta' } | { host: string; kind: 'net' | 'port'; id: string };
 
 export function parseKey(key: string): ParsedKey | undefined {

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { NatsServerStartError } from './errors.js';
-import { generateCredentials, serverConfig, type Identity } from './credentials.js';
+import { generateCredentials, type Identity } from './credentials.js';
+import { serverConfig } from './server-config.js';
 
 export const NATS_SERVER_BIN = process.env.PLUMB_NATS_SERVER ?? '/usr/sbin/nats-server';
 

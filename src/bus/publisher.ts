@@ -8,6 +8,7 @@ import type { ControllerHooks } from '../state/controller-hooks.js';
 import { errorMessage } from '../util/errors.js';
 import { logger } from '../util/log.js';
 import { entriesOf, entriesOfObjects } from './documents.js';
+import { within } from './close.js';
 import { InvalidKeyTokenError } from './errors.js';
 import { BUCKET, parseKey } from './layout.js';
 import { parseHeartbeatMessage, parseStatusMessage } from './reports.js';
@@ -27,6 +28,9 @@ interface Scope {
   networks: Set<string>;
 }
 
+/** How long stop() waits for writes in flight. */
+const STOP_DEADLINE_MS = 1500;
+
 /** Every host is rebuilt in full this often (and on start and reconnect), whatever changed. */
 const FULL_SYNC_MS = 60_000;
 
@@ -42,6 +46,7 @@ export class DesiredStatePublisher {
   private readonly log: Logger;
   /** false while the bus is away: writes wait for the reconnect instead of timing out one by one. */
   private connected = true;
+  private stopped = false;
   /** Keys written since start (tests check that one port change is one small write). */
   puts = 0;
   deletes = 0;
@@ -103,11 +108,17 @@ export class DesiredStatePublisher {
     while (this.running) await this.running;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stop publishing; waits for writes in flight, but no longer than `deadlineMs`: with the bus
+   * away they could only fail (what was not written is written by the next controller's sync).
+   */
+  async stop(deadlineMs = STOP_DEADLINE_MS): Promise<void> {
+    this.stopped = true;
     this.unhook?.();
     clearInterval(this.fullSync);
     for (const s of this.subs) s.unsubscribe();
-    await this.flushed();
+    this.dirty.clear();
+    if (!(await within(this.flushed(), deadlineMs))) this.log.warn({ deadlineMs }, 'stopped with desired-state writes still in flight');
   }
 
   private hostKeys(host: string): Map<string, string> {
@@ -126,6 +137,7 @@ export class DesiredStatePublisher {
 
   /** `objects` undefined: the whole host. */
   private schedule(host: string, objects?: { ports: readonly string[]; networks: readonly string[] }): void {
+    if (this.stopped) return;
     let s = this.dirty.get(host);
     if (!s) {
       s = { all: false, ports: new Set(), networks: new Set() };
@@ -147,7 +159,7 @@ export class DesiredStatePublisher {
     // Hosts are marked dirty from inside the API's write path: let the answer to that request
     // go out first (and more changes of the same turn join this batch), then build documents.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    while (this.dirty.size > 0 && this.connected) {
+    while (this.dirty.size > 0 && this.connected && !this.stopped) {
       const batch = [...this.dirty];
       this.dirty.clear();
       // whole-host syncs need the known hosts (an unknown one is cleared): read once per batch

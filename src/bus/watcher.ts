@@ -1,14 +1,16 @@
 // Agent side of the bus: watches only this host's keys and hands the complete desired-state
 // document to the agent after the initial snapshot and after every change (coalesced). On every
 // reconnect the watch starts over from a fresh snapshot, so no separate resync protocol is
-// needed; while the bus is away nothing is emitted and the kernel stays as it is.
+// needed; while the bus is away nothing is emitted and the kernel stays as it is. The watch is a
+// pull consumer on one of the host's named slots (src/bus/pull-watch.ts), the only JetStream use
+// its credentials allow.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Kvm } from '@nats-io/kv';
 import type { Logger } from 'pino';
 import { errorMessage } from '../util/errors.js';
 import { logger } from '../util/log.js';
 import { HostDocument } from './documents.js';
-import { BUCKET, hostPrefix } from './layout.js';
+import { WATCH_SLOTS } from './layout.js';
+import { startPullWatch, type PullWatch } from './pull-watch.js';
 
 const RETRY_INITIAL_MS = 25;
 const RETRY_MAX_MS = 1000;
@@ -29,14 +31,16 @@ export async function watchHostState(
   // the controller writes a port's key and then the host's meta key: one document for both
   const coalesceMs = opts.coalesceMs ?? 2;
   let stopped = false;
-  let current: { stop(): void } | undefined;
+  let current: PullWatch | undefined;
   let generation = 0; // which watch an entry belongs to
   let latest = new HostDocument(); // the current watch's entries (for portStoredAt)
+
+  let slot = 0; // the next watch takes the slot after the current one's
 
   const startWatch = async (): Promise<void> => {
     const mine = ++generation;
     current?.stop();
-    const kv = await new Kvm(nc).open(BUCKET);
+    current = undefined;
     const own = new HostDocument();
     latest = own;
     let initialDone = false;
@@ -47,28 +51,30 @@ export async function watchHostState(
       const doc = own.document();
       if (doc !== undefined) onDocument(doc);
     };
-    const iter = await kv.watch({ key: hostPrefix(host) });
-    current = { stop: () => iter.stop() };
-    void (async () => {
-      for await (const e of iter) {
-        if (mine !== generation) break;
-        if (e.operation === 'PUT') own.set(e.key, e.string(), e.created.getTime());
+    const watch = await startPullWatch(nc, host, slot, {
+      onEntry: (e) => {
+        if (mine !== generation) return;
+        if (e.operation === 'PUT') own.set(e.key, e.value, e.storedAt);
         else own.delete(e.key);
-        if (e.isUpdate) {
-          if (!initialDone) {
-            initialDone = true;
-            emit(); // the snapshot is complete
-          } else {
-            timer ??= setTimeout(emit, coalesceMs);
-          }
-        }
-      }
-    })()
-      .catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'watch ended'))
-      .finally(() => {
-        // a watch that ends by itself (its consumer lost, not replaced by us) starts over
+        if (initialDone) timer ??= setTimeout(emit, coalesceMs);
+      },
+      onCaughtUp: () => {
+        if (mine !== generation) return;
+        initialDone = true;
+        emit(); // the snapshot is complete
+      },
+      onEnd: (err) => {
+        log.warn({ err: errorMessage(err) }, 'watch ended');
+        // a watch that ends by itself (not replaced by us) starts over
         if (mine === generation && !stopped && !nc.isClosed()) restart();
-      });
+      },
+    });
+    if (mine !== generation || stopped) {
+      watch.stop(); // replaced or stopped while the consumer was being created
+      return;
+    }
+    slot = (watch.slot + 1) % WATCH_SLOTS;
+    current = watch;
   };
 
   // Right after a reconnect JetStream may not answer yet: retry soon, then less often, so a

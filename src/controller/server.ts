@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { logger } from '../util/log.js';
 import { connectBus } from '../bus/connection.js';
 import { DesiredStatePublisher } from '../bus/publisher.js';
+import { closeBus } from '../bus/close.js';
 import { controllerMetrics, startMetricsServer } from '../metrics/registry.js';
 import { authenticator } from './auth.js';
 import type { ControllerConfig } from './config.js';
@@ -52,8 +53,9 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
     service,
     publisher,
     async close() {
+      // every wait on the bus here has a deadline: SIGTERM while nats-server is away must not hang
       await publisher?.stop();
-      await nc?.drain().catch(() => undefined);
+      if (nc) log.info({ bus: await closeBus(nc) }, 'left the bus');
       await new Promise((r) => server.close(r));
       metricsServer?.close();
       await store.close();

@@ -1,7 +1,8 @@
 // `plumb bus …`: credentials and nats-server configuration for an installation.
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { generateCredentials, serverConfig, seedPath } from '../../bus/credentials.js';
+import { generateCredentials, seedPath } from '../../bus/credentials.js';
+import { serverConfig } from '../../bus/server-config.js';
 import { ValidationError } from '../../util/errors.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
