@@ -6,6 +6,7 @@
 // timer of a connection to a server that is gone), must not keep a stopping daemon alive.
 import type { Logger } from 'pino';
 import { sdNotify, startWatchdog } from '../systemd/notify.js';
+import { errorMessage } from '../util/errors.js';
 
 /** The whole stop, bus waits included (each of those is shorter). */
 export const STOP_DEADLINE_MS = 5000;
@@ -34,7 +35,7 @@ export async function serveUntilSignal(log: Logger, stop: () => Promise<void>, s
         },
         (err: unknown) => {
           clearTimeout(overdue);
-          log.error({ err: err instanceof Error ? err.message : String(err) }, 'stop failed');
+          log.error({ err: errorMessage(err) }, 'stop failed');
           process.exitCode = 1;
           setTimeout(() => process.exit(1), EXIT_GRACE_MS).unref();
           resolve();

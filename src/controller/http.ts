@@ -62,10 +62,11 @@ function decodeSegment(s: string): string {
   }
 }
 
-/** The path without query, trailing slashes or `.json` (the openstack CLI's form). */
-function pathOf(url: string): string {
+/** The path (without trailing slashes or `.json`, the openstack CLI's form) and the query. */
+function splitUrl(url: string): { path: string; query: URLSearchParams } {
   const q = url.indexOf('?');
-  return (q < 0 ? url : url.slice(0, q)).replace(/\.json$/, '').replace(/\/+$/, '');
+  const path = (q < 0 ? url : url.slice(0, q)).replace(/\.json$/, '').replace(/\/+$/, '');
+  return { path, query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) };
 }
 
 export function createApiServer(table: Route[], authenticate: (h: string | undefined) => Principal, log: Logger, opts: ApiServerOptions = {}): Server {
@@ -83,9 +84,7 @@ export function createApiServer(table: Route[], authenticate: (h: string | undef
     };
     void (async () => {
       try {
-        const raw = req.url ?? '/';
-        const path = pathOf(raw);
-        const query = new URLSearchParams(raw.includes('?') ? raw.slice(raw.indexOf('?') + 1) : '');
+        const { path, query } = splitUrl(req.url ?? '/');
         const matches = table.filter((r) => r.pattern.test(path));
         if (matches.length === 0) throw new NotFoundError('Resource', shown(path));
         const route = matches.find((r) => r.method === req.method);

@@ -3,7 +3,7 @@
 // that name the field; the store uses the same functions as its last line of defence (SQLite
 // triggers call cidrsOverlap and poolsProblem), so no path around the service can break them.
 import ipaddr from 'ipaddr.js';
-import { addressValue, type Pool } from './ipam.js';
+import { addressFromValue, addressValue, type Pool } from './ipam.js';
 
 /** A problem with one field: its name (a path such as allocation_pools[1].start) and why. */
 export interface FieldProblem {
@@ -61,21 +61,13 @@ export function cidrProblem(field: string, cidr: string): FieldProblem | undefin
   const v6 = net.kind() === 'ipv6';
   const r = range(cidr);
   if (addressValue(net.toString()) !== r.first) {
-    const base = ipaddr.fromByteArray(toBytes(r.first, v6)).toString();
-    return { field, reason: `'${cidr}' has host bits set (the network is ${base}/${prefix})` };
+    return { field, reason: `'${cidr}' has host bits set (the network is ${addressFromValue(r.first, v6)}/${prefix})` };
   }
   const [lo, hi] = v6 ? [16, 126] : [8, 30];
   if (prefix < lo || prefix > hi) return { field, reason: `'${cidr}' has a /${prefix} prefix; a subnet's prefix is /${lo} to /${hi} for IPv${v6 ? 6 : 4}` };
   const kind = net.range();
   if (RESERVED_RANGES.includes(kind)) return { field, reason: `'${cidr}' is in the ${kind} range, which no VM network may use` };
   return undefined;
-}
-
-function toBytes(n: bigint, v6: boolean): number[] {
-  const len = v6 ? 16 : 4;
-  const out: number[] = [];
-  for (let i = len - 1; i >= 0; i--) out.push(Number((n >> BigInt(i * 8)) & 0xffn));
-  return out;
 }
 
 const familyOf = (a: string): 4 | 6 => (a.includes(':') ? 6 : 4);

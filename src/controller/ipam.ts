@@ -5,7 +5,8 @@ function toBig(a: string): bigint {
   return ipaddr.parse(a).toByteArray().reduce((acc, b) => (acc << 8n) | BigInt(b), 0n);
 }
 
-function fromBig(n: bigint, v6: boolean): string {
+/** The address with numeric value `n` (IPv6 when `v6`). */
+export function addressFromValue(n: bigint, v6: boolean): string {
   const len = v6 ? 16 : 4;
   const bytes: number[] = [];
   for (let i = len - 1; i >= 0; i--) bytes.push(Number((n >> BigInt(i * 8)) & 0xffn));
@@ -30,7 +31,7 @@ export function defaultPools(cidr: string, gateway: string | undefined): Pool[] 
   const gw = gateway ? toBig(gateway) : undefined;
   if (gw === first) first += 1n;
   if (gw === last) last -= 1n;
-  return [{ start: fromBig(first, v6), end: fromBig(last, v6) }];
+  return [{ start: addressFromValue(first, v6), end: addressFromValue(last, v6) }];
 }
 
 /** First address of `pools` not in `used` (and not the gateway). */
@@ -38,7 +39,7 @@ export function firstFree(pools: Pool[], used: ReadonlySet<string>, gateway: str
   for (const p of pools) {
     const v6 = p.start.includes(':');
     for (let a = toBig(p.start), end = toBig(p.end); a <= end; a++) {
-      const s = fromBig(a, v6);
+      const s = addressFromValue(a, v6);
       if (!used.has(s) && s !== gateway) return s;
     }
   }
@@ -57,7 +58,7 @@ export function firstFreeFrom(pools: Pool[], isUsed: (a: string) => boolean, gat
     let a = toBig(p.start);
     if (hint !== undefined && hint > a) a = hint;
     for (; a <= end; a++) {
-      const s = fromBig(a, v6);
+      const s = addressFromValue(a, v6);
       if (s !== gateway && !isUsed(s)) return { address: s, next: a + 1n };
     }
   }
@@ -81,5 +82,5 @@ export function poolSize(pools: Pool[]): number {
 export function nthSubnet24(range: string, n: number): string | undefined {
   const [net, prefix] = ipaddr.parseCIDR(range);
   if (net.kind() !== 'ipv4' || prefix > 24 || n >= 2 ** (24 - prefix)) return undefined;
-  return `${fromBig(toBig(net.toString()) + (BigInt(n) << 8n), false)}/24`;
+  return `${addressFromValue(toBig(net.toString()) + (BigInt(n) << 8n), false)}/24`;
 }

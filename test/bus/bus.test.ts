@@ -13,6 +13,7 @@ import { StatusReporter } from '../../src/bus/reporter.js';
 import { BUCKET, inboxPrefix } from '../../src/bus/layout.js';
 import { validateHostState } from '../../src/state/validate.js';
 import { FakeHooks, hostDoc } from './fake-hooks.js';
+import { until } from '../helpers/until.js';
 
 let server: NatsServer;
 let controller: NatsConnection;
@@ -26,15 +27,6 @@ async function asHost(host: string): Promise<NatsConnection> {
   return nc;
 }
 
-async function until<T>(get: () => T | undefined, ms = 15_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() - start > ms) throw new Error(`not reached within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 beforeAll(async () => {
   server = await startNatsServer({ hosts: ['h1', 'h2'] });

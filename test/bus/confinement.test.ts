@@ -14,6 +14,7 @@ import { StatusReporter } from '../../src/bus/reporter.js';
 import { BUCKET, STREAM, WATCH_SLOTS, consumerCreateSubject, consumerNextSubject, hostSubjects, inboxPrefix, watchConsumerName } from '../../src/bus/layout.js';
 import { hostAccess } from '../../src/bus/server-config.js';
 import { FakeHooks, hostDoc } from './fake-hooks.js';
+import { until } from '../helpers/until.js';
 
 let server: NatsServer;
 let controller: NatsConnection;
@@ -22,15 +23,6 @@ const violations: string[] = []; // subjects h1 was refused, as the server repor
 const hooks = new FakeHooks();
 let publisher: DesiredStatePublisher;
 
-async function until<T>(get: () => T | undefined, ms = 10_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() - start > ms) throw new Error(`not reached within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Publish as h1 (with a reply subject, as a request would) and wait for the server's verdict. */
 async function refused(subject: string, body = ''): Promise<boolean> {
@@ -153,7 +145,7 @@ describe("a host's bus credentials", () => {
     await answered;
     const rep = new StatusReporter(h1, 'h1', { version: 'probe' });
     rep.beat();
-    await until(() => hooks.heartbeats.find((b) => b.hostId === 'h1' && b.version === 'probe'));
+    await until(() => hooks.heartbeats.find((b) => b.hostId === 'h1' && b.version === 'probe'), 10_000);
     await controller.flush();
     await new Promise((r) => setTimeout(r, 500)); // a second chance for anything misrouted
     rep.stop();

@@ -12,21 +12,13 @@ import { StatusReporter } from '../../src/bus/reporter.js';
 import type { RunningController } from '../../src/controller/server.js';
 import { validateHostState } from '../../src/state/validate.js';
 import { caller, testController } from '../controller/fixture.js';
+import { until } from '../helpers/until.js';
 
 let server: NatsServer;
 let ctl: RunningController;
 const conns: NatsConnection[] = [];
 const watches: HostStateWatch[] = [];
 
-async function until<T>(get: () => T | undefined | Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await get();
-    if (v !== undefined) return v;
-    if (Date.now() - start > ms) throw new Error(`not reached within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 beforeAll(async () => {
   server = await startNatsServer({ hosts: ['h1', 'h2'] });
@@ -55,7 +47,7 @@ describe('the real controller over NATS', () => {
       conns.push(nc);
       watches.push(await watchHostState(nc, host, (d) => docs.get(host)?.push(d)));
     }
-    const h1 = await until(() => docs.get('h1')?.map((d) => validateHostState(d)).find((v) => v.state.ports.some((p) => p.id === portId)));
+    const h1 = await until(() => docs.get('h1')?.map((d) => validateHostState(d)).find((v) => v.state.ports.some((p) => p.id === portId)), 15_000, 25);
     expect(h1.rejections).toEqual([]);
     const port = h1.state.ports.find((p) => p.id === portId);
     expect(port?.mac).toBe(made.body.port.mac_address);
@@ -66,7 +58,7 @@ describe('the real controller over NATS', () => {
     const rep = new StatusReporter(nc1, 'h1', { version: '0.1.0-test', underlayAddress: '10.90.0.1' });
     rep.report(h1.state.generation, [{ id: portId, status: 'ACTIVE', revision: port?.revision ?? -1 }]);
     rep.beat();
-    await until(async () => ((await alice('GET', `/v2.0/ports/${portId}`)).body.port.status === 'ACTIVE' ? true : undefined));
+    await until(async () => ((await alice('GET', `/v2.0/ports/${portId}`)).body.port.status === 'ACTIVE' ? true : undefined), 15_000, 25);
     const agents = await alice('GET', '/v2.0/agents');
     expect(agents.body.agents.find((a: { host: string }) => a.host === 'h1')).toMatchObject({ host: 'h1', alive: true });
     rep.stop();

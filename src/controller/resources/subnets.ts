@@ -29,7 +29,7 @@ const refuse = (p: FieldProblem | undefined): void => {
   if (p) throw new BadRequestError(p.field, p.reason);
 };
 
-/** The first host address of a CIDR (Neutron's default gateway). */
+/** The first host address of a CIDR (Neutron's default gateway); insertSubnet checks the CIDR first. */
 function firstHost(cidr: string): string {
   return defaultPools(cidr, undefined)[0]?.start as string;
 }
@@ -88,7 +88,7 @@ export class Subnets {
         name: req.name ?? '',
         ...(req.ip_version === undefined ? {} : { ipVersion: req.ip_version }),
         // Neutron: no gateway_ip means the first address; null means none
-        gateway: req.gateway_ip === undefined ? (cidrProblem('cidr', req.cidr) ? null : firstHost(req.cidr)) : req.gateway_ip,
+        gateway: req.gateway_ip === undefined ? firstHost(req.cidr) : req.gateway_ip,
         ...(req.allocation_pools ? { pools: req.allocation_pools } : {}),
         dns: req.dns_nameservers ?? [],
         routes: req.host_routes ?? [],
