@@ -16,7 +16,7 @@
 //   npx tsx scripts/bench-lab.ts [--ports 1000] [--warmup 200] [--sequential] [--rates 50,200] [--burst 8]
 import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { api } from '../src/lab/controller.js';
+import { api, bindPort } from '../src/lab/controller.js';
 import { LAB_AGENT_METRICS } from '../src/lab/layout.js';
 
 const { values } = parseArgs({
@@ -74,9 +74,7 @@ async function scenario(name: string, network: string, create: (one: (i: number,
   const started = performance.now();
   await create(async (i, scheduledAt) => {
     const t = scheduledAt ?? performance.now();
-    const { port } = await api<{ port: Port }>('POST', '/v2.0/ports', {
-      port: { network_id: network, device_id: `bench${Math.floor(i / 15)}`, 'binding:host_id': 'h1', 'binding:profile': { kind: 'tap' } },
-    });
+    const port = await bindPort<Port>({ network_id: network, device_id: `bench${Math.floor(i / 15)}`, 'binding:host_id': 'h1', 'binding:profile': { kind: 'tap' } });
     apiMs.push(performance.now() - t);
     ids.push(port.id);
   });
@@ -117,7 +115,7 @@ if (WARMUP > 0) {
   const worker = async (): Promise<void> => {
     while (next < WARMUP) {
       const i = next++;
-      made.push((await api<{ port: Port }>('POST', '/v2.0/ports', { port: { network_id: network.id, device_id: `warm${Math.floor(i / 15)}`, 'binding:host_id': 'h1', 'binding:profile': { kind: 'tap' } } })).port.id);
+      made.push((await bindPort<Port>({ network_id: network.id, device_id: `warm${Math.floor(i / 15)}`, 'binding:host_id': 'h1', 'binding:profile': { kind: 'tap' } })).id);
     }
   };
   const baseline = await activePorts();

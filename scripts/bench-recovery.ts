@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connectBus } from '../src/bus/connection.js';
 import { CONTROLLER_USER, seedPath } from '../src/bus/credentials.js';
-import { api, waitForController } from '../src/lab/controller.js';
+import { api, bindPort, waitForController } from '../src/lab/controller.js';
 import { hostLinks, natsPort, startDaemon, stopDaemon, tapName, waitConverged, waitListening, type ConvergeWant } from '../src/lab/drills.js';
 import { HOSTS, LAB_DIR, type LabHost } from '../src/lab/layout.js';
 import { labIsUp } from '../src/lab/up.js';
@@ -73,7 +73,7 @@ async function churnOnce(i: number): Promise<void> {
       deleted.add(id);
     }
   } else {
-    const p = await api<{ port: { id: string } }>('POST', '/v2.0/ports', { port: { network_id: net, device_id: `rc${i}`, 'binding:host_id': host, 'binding:profile': { kind: 'tap' } } });
+    const p = { port: await bindPort<{ id: string }>({ network_id: net, device_id: `rc${i}`, 'binding:host_id': host, 'binding:profile': { kind: 'tap' } }) };
     live.set(p.port.id, host);
   }
   churnOps += 1;

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { parseArgs } from 'node:util';
 import { requestArbitrary, type FuzzRequest } from '../test/helpers/api-fuzz.js';
-import { sendAndCheck, type FuzzTally } from '../test/helpers/fuzz-run.js';
+import { FUZZ_PROJECTS, sendAndCheck, type FuzzTally } from '../test/helpers/fuzz-run.js';
 import { storeProblems } from '../test/helpers/store-invariants.js';
 import { testController } from '../test/controller/fixture.js';
 
@@ -48,7 +48,7 @@ let checking: Promise<void> | undefined;
 
 const check = async (): Promise<void> => {
   checks++;
-  const broken = await storeProblems(ctl.service.store, ctl.service.cfg, ['admin', 's0m3-u53r-1d', 'other-project']);
+  const broken = await storeProblems(ctl.service.store, ctl.service.cfg, FUZZ_PROJECTS);
   if (broken.length) problems.push(`after ${tally.requests} requests: ${broken.join('; ')}`);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 };

@@ -2,6 +2,7 @@
 // over NATS, or from a state file in standalone mode).
 import { z } from 'zod';
 import { ipAddress } from '../state/schema.js';
+import { NETNS_PATTERN } from '../state/netns-allow.js';
 
 export const agentConfigSchema = z
   .object({
@@ -21,6 +22,12 @@ export const agentConfigSchema = z
     netns: z.string().min(1).optional(),
     /** Underlay address reported in heartbeats (the controller derives other hosts' VXLAN remotes from it). */
     underlay: z.object({ address: ipAddress.optional() }).strict().default({}),
+    /**
+     * The namespaces a veth port's peer may be moved into ('*' matches any run of characters).
+     * Empty (the default): no veth port is plugged, whatever the desired state says, so no
+     * credential upstream can put an interface into a system namespace of this host.
+     */
+    veth: z.object({ netnsAllowed: z.array(z.string().regex(NETNS_PATTERN, "a namespace name, '*' for any run of characters")).default([]) }).strict().default({ netnsAllowed: [] }),
     heartbeatSeconds: z.number().min(1).max(3600).default(5),
     firewall: z.boolean().default(true),
     dhcp: z.boolean().default(true),

@@ -46,6 +46,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger = logger('agent',
     handle,
     source,
     extensions: hostExtensions({ ...(cfg.netns === undefined ? {} : { netns: cfg.netns }), firewall: cfg.firewall }),
+    netnsAllowed: cfg.veth.netnsAllowed,
     log,
     // bindings change at once with the desired state, before the kernel pass
     onState: (v) => responder?.update(v.state),

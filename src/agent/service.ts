@@ -23,6 +23,8 @@ export interface AgentServiceOptions {
   onState?: (state: ValidatedState) => void;
   /** Called after every pass with the links the host has now (from the observed-state cache). */
   onLinks?: (links: readonly Link[]) => void;
+  /** The namespaces veth peers may go into (agent config veth.netnsAllowed); undefined: any (state files, tests). */
+  netnsAllowed?: readonly string[];
   log?: Logger;
 }
 
@@ -102,7 +104,7 @@ export class AgentService {
     this.pending = undefined;
     try {
       const t0 = performance.now();
-      const v = validateHostState(p.doc);
+      const v = validateHostState(p.doc, this.opts.netnsAllowed ? { netnsAllowed: this.opts.netnsAllowed } : {});
       const t1 = performance.now();
       this.latest = v;
       // bindings change with the desired state, before the kernel pass

@@ -6,7 +6,10 @@ import { UnauthorizedError } from './errors.js';
 export interface Principal {
   user: string;
   project: string;
+  /** the operator: sees and changes every project's objects */
   admin: boolean;
+  /** the VM manager (Nova's role): binds any project's ports to hosts, nothing more */
+  service: boolean;
 }
 
 export function hashPassword(password: string): string {
@@ -25,7 +28,7 @@ export function authenticator(cfg: ControllerConfig): (header: string | undefine
   // hashes are checked once per distinct credential: scrypt is deliberately slow
   const cache = new Map<string, Principal>();
   return (header) => {
-    if (cfg.auth === 'none') return { user: 'anonymous', project: 'admin', admin: true };
+    if (cfg.auth === 'none') return { user: 'anonymous', project: 'admin', admin: true, service: false };
     const m = /^Basic (.+)$/i.exec(header ?? '');
     if (!m?.[1]) throw new UnauthorizedError('Authentication required (HTTP basic)');
     const hit = cache.get(m[1]);
@@ -35,7 +38,7 @@ export function authenticator(cfg: ControllerConfig): (header: string | undefine
     const u = cfg.users.find((x) => x.name === name);
     const ok = u && (u.passwordHash ? verify(password, u.passwordHash) : u.password === password);
     if (!u || !ok) throw new UnauthorizedError('Invalid user name or password');
-    const p = { user: u.name, project: u.project, admin: u.roles.includes('admin') };
+    const p = { user: u.name, project: u.project, admin: u.roles.includes('admin'), service: u.roles.includes('service') };
     cache.set(m[1], p);
     return p;
   };

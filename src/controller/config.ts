@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { loadConfigFile, parseConfig } from '../util/config-file.js';
 import { cidr, ipAddress, ifname, macPrefix } from '../state/schema.js';
+import { NETNS_PATTERN } from '../state/netns-allow.js';
 
 const pool = z.object({ start: ipAddress, end: ipAddress }).strict();
 const subnetConfig = z
@@ -35,6 +36,8 @@ export const controllerConfigSchema = z
     portBinding: z
       .union([z.object({ kind: z.literal('tap') }).strict(), z.object({ kind: z.literal('veth'), netnsTemplate: z.string().includes('{device_id}') }).strict()])
       .default({ kind: 'tap' }),
+    /** What binding:profile may name: the namespaces a veth's peer may go into ('*' matches any run). */
+    bindingProfile: z.object({ netnsAllowed: z.array(z.string().regex(NETNS_PATTERN, "a namespace name, '*' for any run of characters")).default([]) }).strict().default({ netnsAllowed: [] }),
     hosts: z
       .object({
         defaults: z
@@ -55,7 +58,8 @@ export const controllerConfigSchema = z
             /** plain text, for labs only */
             password: z.string().min(1).optional(),
             project: z.string().min(1),
-            roles: z.array(z.string()).default([]),
+            /** admin: the operator; service: the VM manager, which binds ports to hosts (docs/api.md) */
+            roles: z.array(z.enum(['admin', 'service'], { error: (iss) => `'${String(iss.input)}' is not a role (admin, service)` })).default([]),
           })
           .strict()
           .refine((u) => (u.password === undefined) !== (u.passwordHash === undefined), { message: 'give exactly one of password or passwordHash', path: ['passwordHash'] }),

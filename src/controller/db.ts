@@ -62,6 +62,11 @@ const MIGRATIONS: string[] = [
    CREATE TRIGGER subnets_in_use BEFORE DELETE ON subnets
      WHEN EXISTS (SELECT 1 FROM fixed_ips WHERE subnet_id = OLD.id) OR EXISTS (SELECT 1 FROM floating_ips WHERE subnet_id = OLD.id)
      BEGIN SELECT RAISE(ABORT, 'plumb invariant subnet-in-use'); END;`,
+  // a public address taken by a port without a reserved floating IP becomes a floating IP of
+  // the port's project (counted against its quota) that goes with the port when it is deleted
+  `ALTER TABLE floating_ips ADD COLUMN with_port INTEGER NOT NULL DEFAULT 0;`,
+  // devices belong to projects: a device's ports (NIC indexes, per-device limits) are found per project
+  `CREATE INDEX ports_project_device ON ports(project, device_id, nic_index);`,
 ];
 
 export const INVARIANT_PREFIX = 'plumb invariant ';

@@ -30,6 +30,19 @@ export class ForbiddenError extends ApiError {
   readonly type = 'HTTPForbidden';
 }
 
+/** 403: an attribute the caller's roles may not read or write, as Neutron's policy words it. */
+export class PolicyNotAuthorizedError extends ApiError {
+  readonly status = 403;
+  readonly type = 'PolicyNotAuthorized';
+  constructor(
+    readonly attribute: string,
+    rule: string,
+    who: string,
+  ) {
+    super(`${attribute} may be set only by ${who} (rule:${rule} is disallowed by policy)`);
+  }
+}
+
 export class NetworkInUseError extends ApiError {
   readonly status = 403;
   readonly type = 'NetworkInUse';

@@ -92,7 +92,7 @@ export function createApiServer(table: Route[], authenticate: (h: string | undef
           send(405, { NeutronError: { type: 'HTTPMethodNotAllowed', message: `${req.method} is not allowed on ${shown(path)}`, detail: '' } });
           return;
         }
-        const p = path === '' || path === '/v2.0' ? { user: '', project: '', admin: false } : authenticate(req.headers.authorization);
+        const p = path === '' || path === '/v2.0' ? { user: '', project: '', admin: false, service: false } : authenticate(req.headers.authorization);
         const params = (route.pattern.exec(path) ?? []).slice(1).map(decodeSegment);
         const body = req.method === 'POST' || req.method === 'PUT' ? await readBody(req, limit) : {};
         const out: unknown = await route.handler({ p, params, query, body });

@@ -7,7 +7,7 @@ import { attachFloatingIpRequest, createFloatingIpRequest, updateFloatingIpReque
 import { createNetworkRequest } from './api/network-requests.js';
 import { createPortRequest, updatePortRequest } from './api/port-requests.js';
 import { createSubnetRequest, updateSubnetRequest } from './api/subnet-requests.js';
-import { ForbiddenError } from './errors.js';
+import { requireAdmin } from './policy.js';
 import type { ControllerHooks } from '../state/controller-hooks.js';
 import { QUOTA_RESOURCES, type ControllerService } from './service.js';
 
@@ -36,9 +36,6 @@ const id0 = (params: string[]): string => params[0] as string;
 
 export function routes(svc: ControllerService, hooks: ControllerHooks, base: () => string): Route[] {
   const r = (method: string, path: string, handler: Handler): Route => ({ method, pattern: new RegExp(`^${path.replace(/\{id\}/g, '([^/]+)')}/?$`), handler });
-  const admin = (p: Principal): void => {
-    if (!p.admin) throw new ForbiddenError('Admin role required');
-  };
   const { networks, subnets, ports, floatingIps, projects } = svc;
   return [
     r('GET', '', () => ({ versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${base()}/v2.0/`, rel: 'self' }] }] })),
@@ -94,11 +91,15 @@ export function routes(svc: ControllerService, hooks: ControllerHooks, base: () 
       r('GET', prefix, ({ p, query }) => ({ projects: projects.list(p).filter((id) => !query.get('name') || query.get('name') === id).map(projectView) })),
       r('GET', `${prefix}/{id}`, ({ p, params }) => ({ project: projectView(projects.get(p, id0(params))) })),
     ]),
-    r('GET', '/v2.0/agents', async () => ({
+    // host names and underlay addresses are the operator's: admin only, as in Neutron
+    r('GET', '/v2.0/agents', async ({ p }) => {
+      requireAdmin(p, 'The agents list');
+      return {
       agents: (await hooks.hosts()).map((h) => ({ id: h.id, host: h.id, agent_type: 'plumb agent', binary: 'plumb', alive: h.alive, admin_state_up: true, heartbeat_timestamp: h.lastSeen ?? null, configurations: { underlay_address: h.underlayAddress ?? null } })),
-    })),
+      };
+    }),
     r('GET', '/v2.0/plumb/hosts/{id}/desired-state', async ({ p, params }) => {
-      admin(p);
+      requireAdmin(p, "A host's desired state");
       return hooks.desiredState(id0(params));
     }),
   ];

@@ -63,6 +63,8 @@ export interface FloatingIpRow {
   subnet_id: number;
   ip: string;
   port_id: number | null;
+  /** 1: taken by a port on the public network without reservation; deleted with that port */
+  with_port: number;
   created: string;
 }
 

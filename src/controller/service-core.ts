@@ -9,6 +9,7 @@ import { NotFoundError } from './errors.js';
 import type { FloatingIpRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
 import { floatingIpView, networkView, portView } from './rows.js';
 import type { ControllerStore, StoreReader, StoreTx } from './store.js';
+import { seesAllPorts } from './policy.js';
 
 export type Body = Record<string, unknown>;
 export const now = (): string => new Date().toISOString();
@@ -56,7 +57,7 @@ export class ServiceCore {
 
   async port(r: StoreReader, p: Principal, id: string): Promise<PortRow> {
     const row = asId(id) === undefined ? undefined : await r.port(Number(id));
-    if (!row || (!p.admin && row.project !== p.project)) throw new NotFoundError('Port', id);
+    if (!row || (!seesAllPorts(p) && row.project !== p.project)) throw new NotFoundError('Port', id);
     return row;
   }
 

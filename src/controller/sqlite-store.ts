@@ -245,8 +245,9 @@ export class SqliteStore implements ControllerStore {
       firstPublicNetwork: () => ok(one<NetworkRow>('SELECT * FROM networks WHERE public = 1 ORDER BY id')),
       countPrivateNetworks: (project) => ok(this.count('SELECT COUNT(*) c FROM networks WHERE public = 0 AND project = ?', project)),
       usedSegments: (type) => ok(all<{ segment: number }>('SELECT segment FROM networks WHERE type = ? AND segment IS NOT NULL', type).map((r) => r.segment)),
+      usedMacPrefixes: () => ok(all<{ mac_prefix: string }>('SELECT mac_prefix FROM networks WHERE mac_prefix IS NOT NULL').map((r) => r.mac_prefix)),
       deviceCount: (networkId) => ok(one<{ devices: number }>('SELECT devices FROM networks WHERE id = ?', networkId)?.devices ?? 0),
-      devicePorts: (deviceId) => ok(all<{ networkId: number; nicIndex: number | null }>('SELECT network_id networkId, nic_index nicIndex FROM ports WHERE device_id = ?', deviceId)),
+      devicePorts: (deviceId, project) => ok(all<{ networkId: number; nicIndex: number | null }>('SELECT network_id networkId, nic_index nicIndex FROM ports INDEXED BY ports_project_device WHERE project IS ? AND device_id = ?', project, deviceId)),
       subnet: (id) => ok(one<SubnetRow>('SELECT * FROM subnets WHERE id = ?', id)),
       subnets: () => ok(all<SubnetRow>('SELECT * FROM subnets ORDER BY id')),
       subnetsOf: (networkId) => {
@@ -300,10 +301,8 @@ export class SqliteStore implements ControllerStore {
       hosts: () => ok(all<HostRow>('SELECT * FROM hosts ORDER BY id')),
 
       insertNetwork: (n: NewNetwork) => {
-        const { lastInsertRowid } = this.q('INSERT INTO networks (name, project, type, public, segment, uplink, routing_table, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)').run(n.name, n.project, n.type, n.public ? 1 : 0, n.segment, n.uplink, n.routingTable, n.at, n.at);
-        const id = Number(lastInsertRowid);
-        if (n.macPrefix) this.q('UPDATE networks SET mac_prefix = ? WHERE id = ?').run(n.macPrefix(id), id);
-        return ok(id);
+        const { lastInsertRowid } = this.q('INSERT INTO networks (name, project, type, public, segment, mac_prefix, uplink, routing_table, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(n.name, n.project, n.type, n.public ? 1 : 0, n.segment, n.macPrefix ?? null, n.uplink, n.routingTable, n.at, n.at);
+        return ok(Number(lastInsertRowid));
       },
       deleteNetwork: (id) => {
         this.subnetCache.delete(id);
@@ -340,9 +339,12 @@ export class SqliteStore implements ControllerStore {
         const port = one<PortRow>('SELECT * FROM ports WHERE id = ?', id);
         if (!port) return ok(undefined);
         const freed = fixedIps(id);
+        const released = all<FloatingIpRow>('SELECT * FROM floating_ips WHERE port_id = ? AND with_port = 1', id);
+        this.q('DELETE FROM floating_ips WHERE port_id = ? AND with_port = 1').run(id);
         this.q('UPDATE floating_ips SET port_id = NULL WHERE port_id = ?').run(id);
         this.q('DELETE FROM ports WHERE id = ?').run(id); // fixed_ips cascade
-        if (port.device_id && !one('SELECT 1 FROM ports INDEXED BY ports_device WHERE device_id = ? AND network_id = ? LIMIT 1', port.device_id, port.network_id)) {
+        for (const f of released) this.release(f.subnet_id, f.ip);
+        if (port.device_id && !one('SELECT 1 FROM ports INDEXED BY ports_project_device WHERE project IS ? AND device_id = ? AND network_id = ? LIMIT 1', port.project, port.device_id, port.network_id)) {
           this.q('UPDATE networks SET devices = devices - 1 WHERE id = ?').run(port.network_id);
         }
         // lowering a hint is always safe, even if this unit is rolled back
@@ -363,11 +365,12 @@ export class SqliteStore implements ControllerStore {
         return ok(undefined);
       },
       insertFloatingIp: (f) => {
-        const { lastInsertRowid } = this.q('INSERT INTO floating_ips (project, network_id, subnet_id, ip, created) VALUES (?, ?, ?, ?, ?)').run(f.project, f.networkId, f.subnetId, f.ip, f.at);
+        const { lastInsertRowid } = this.q('INSERT INTO floating_ips (project, network_id, subnet_id, ip, port_id, with_port, created) VALUES (?, ?, ?, ?, ?, ?, ?)').run(f.project, f.networkId, f.subnetId, f.ip, f.withPort ?? null, f.withPort === undefined ? 0 : 1, f.at);
         return ok(Number(lastInsertRowid));
       },
       setFloatingIpPort: (id, portId) => {
-        this.q('UPDATE floating_ips SET port_id = ? WHERE id = ?').run(portId, id);
+        // attached or detached by name, it is the project's to keep: it no longer goes with a port
+        this.q('UPDATE floating_ips SET port_id = ?, with_port = 0 WHERE id = ?').run(portId, id);
         return ok(undefined);
       },
       deleteFloatingIp: (id) => {

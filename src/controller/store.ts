@@ -29,8 +29,8 @@ export interface NewNetwork {
   segment: number | null;
   uplink: string | null;
   routingTable: number | null;
-  /** MAC_FILTERED: the prefix from the network's id (called with it once the id is known) */
-  macPrefix?: (id: number) => string;
+  /** MAC_FILTERED: the network's MAC prefix, a free one from the pool (usedMacPrefixes) */
+  macPrefix?: string;
   at: string;
 }
 
@@ -81,12 +81,14 @@ export interface StoreReader {
   publicNetworkByName(name: string): Promise<NetworkRow | undefined>;
   firstPublicNetwork(): Promise<NetworkRow | undefined>;
   countPrivateNetworks(project: string): Promise<number>;
+  /** the MAC prefixes held by networks (MAC_FILTERED) */
+  usedMacPrefixes(): Promise<string[]>;
   /** segments (VNIs, VLAN ids) in use by networks of `type` */
   usedSegments(type: string): Promise<number[]>;
   /** distinct devices with a port on the network (kept as a count, not counted per call) */
   deviceCount(networkId: number): Promise<number>;
-  /** the networks and NIC indexes of a device's ports (a device id is global, across projects) */
-  devicePorts(deviceId: string): Promise<{ networkId: number; nicIndex: number | null }[]>;
+  /** the networks and NIC indexes of a device's ports; devices belong to projects (null: public objects) */
+  devicePorts(deviceId: string, project: string | null): Promise<{ networkId: number; nicIndex: number | null }[]>;
   // subnets
   subnet(id: number): Promise<SubnetRow | undefined>;
   subnets(): Promise<SubnetRow[]>;
@@ -141,7 +143,7 @@ export interface StoreTx extends StoreReader {
   /** status BUILD, revision 1; also keeps the network's device count */
   insertPort(p: NewPort): Promise<number>;
   updatePort(id: number, c: PortChange): Promise<void>;
-  /** detaches its floating IP, frees its fixed addresses, keeps the device count */
+  /** deletes its withPort floating IPs and detaches the others, frees its fixed addresses, keeps the device count */
   deletePort(id: number): Promise<void>;
   /**
    * The first address of the subnet's allocation pools (not its gateway) used by no fixed or
@@ -149,7 +151,12 @@ export interface StoreTx extends StoreReader {
    */
   firstFreeAddress(subnet: SubnetRow): Promise<string | undefined>;
   insertFixedIp(portId: number, subnetId: number, ip: string): Promise<void>;
-  insertFloatingIp(f: { project: string; networkId: number; subnetId: number; ip: string; at: string }): Promise<number>;
+  /**
+   * withPort: the address a port took on a public network without a reserved floating IP; it is
+   * attached to that port and deleted with it (a reserved one is only detached).
+   */
+  insertFloatingIp(f: { project: string; networkId: number; subnetId: number; ip: string; at: string; withPort?: number }): Promise<number>;
+  /** attach or detach; either way the floating IP is the project's to keep (no longer withPort) */
   setFloatingIpPort(id: number, portId: number | null): Promise<void>;
   deleteFloatingIp(id: number): Promise<void>;
   /** the hosts' desired state changed: generation + 1 (registering unknown hosts) */

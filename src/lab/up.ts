@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNatsServer } from '../bus/nats-server.js';
 import { seedPath } from '../bus/credentials.js';
-import { CONTROLLER_URL, HOSTS, LAB_AGENT_METRICS, LAB_DIR, LAB_ENV_FILE, NS, UNDERLAY } from './layout.js';
+import { CONTROLLER_URL, HOSTS, LAB_AGENT_METRICS, LAB_DIR, LAB_ENV_FILE, NS, UNDERLAY, vmNetns } from './layout.js';
 import { alive, readPids, recordPid, startPlumb } from './processes.js';
 import { createTopology } from './topology.js';
 import { labControllerConfig, LAB_USER, LAB_PASSWORD, waitForController } from './controller.js';
@@ -39,7 +39,7 @@ export async function labUp(log: (line: string) => void): Promise<LabInfo> {
     const cfg = join(LAB_DIR, `agent-${h}.yaml`);
     writeFileSync(
       cfg,
-      [`host: ${h}`, `netns: ${NS[h]}`, 'nats:', `  url: ${nats.url}`, `  seedFile: ${seedPath(nats.credsDir, h)}`, 'underlay:', `  address: ${UNDERLAY[h]}`, 'heartbeatSeconds: 2', 'metrics:', `  listen: ${LAB_AGENT_METRICS[h]}`, ''].join('\n'),
+      [`host: ${h}`, `netns: ${NS[h]}`, 'nats:', `  url: ${nats.url}`, `  seedFile: ${seedPath(nats.credsDir, h)}`, 'underlay:', `  address: ${UNDERLAY[h]}`, 'veth:', `  netnsAllowed: ["${vmNetns('*')}"]`, 'heartbeatSeconds: 2', 'metrics:', `  listen: ${LAB_AGENT_METRICS[h]}`, ''].join('\n'),
     );
     startPlumb(`agent-${h}`, ['agent', 'run', '--config', cfg]);
   }

@@ -5,7 +5,7 @@
 // Field-level checks live here; cross-object checks (duplicates, references, addresses inside
 // subnets) live in validate.ts, which also turns failures into per-object rejections.
 import { z } from 'zod';
-import { isValidAddress, isValidCidr } from '../util/ip.js';
+import { canonicalAddressOf, canonicalCidrOf } from '../util/ip.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -20,9 +20,18 @@ export const objectId = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'ids are 1-64 characters of letters, digits, ".", "_" and "-", starting with a letter or digit');
 
-export const ipAddress = z.string().refine(isValidAddress, 'not a valid IPv4 or IPv6 address');
+// Addresses and CIDRs in a desired state (and in the configs) are in their one canonical
+// spelling: the controller writes only those, and a document with another spelling of the same
+// address could hide a duplicate from every check that compares text.
+const notCanonical = (what: string, canonical: (s: string) => string | undefined) => (iss: { input?: unknown }) => {
+  const s = String(iss.input);
+  const c = canonical(s);
+  return c === undefined ? `not a valid ${what}` : `'${s}' is not in canonical form (write ${c})`;
+};
 
-export const cidr = z.string().refine(isValidCidr, 'not a valid CIDR (address/prefix-length)');
+export const ipAddress = z.string().refine((s) => canonicalAddressOf(s) === s, { error: notCanonical('IPv4 or IPv6 address', canonicalAddressOf) });
+
+export const cidr = z.string().refine((s) => canonicalCidrOf(s) === s, { error: notCanonical('CIDR (address/prefix-length)', canonicalCidrOf) });
 
 /** Unicast MAC, lower or upper case hex, colon separated. */
 export const macAddress = z

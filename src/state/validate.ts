@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../util/errors.js';
 import { cidrContains, family, networkAddress, normalizeAddress, parseCidr } from '../util/ip.js';
+import { netnsAllowed } from './netns-allow.js';
 import { bridgeName, portIfname, vlanName, vxlanName, MAC_FILTERED_VXLAN_NAME } from './names.js';
 import {
   hostStateEnvelopeSchema,
@@ -52,7 +53,12 @@ function readId(raw: unknown): string | undefined {
   return undefined;
 }
 
-export function validateHostState(input: unknown): ValidatedState {
+export interface ValidateOptions {
+  /** The host's allow-list for veth peers' namespaces (agent config veth.netnsAllowed); undefined: any. */
+  netnsAllowed?: readonly string[];
+}
+
+export function validateHostState(input: unknown, opts: ValidateOptions = {}): ValidatedState {
   const env = hostStateEnvelopeSchema.safeParse(input);
   if (!env.success) {
     const { field, reason } = firstIssue('state', env.error);
@@ -70,7 +76,7 @@ export function validateHostState(input: unknown): ValidatedState {
 
   const networks = validateNetworks(env.data.networks, host, reject);
   const byId = new Map(networks.map((n) => [n.id, n]));
-  const ports = validatePorts(env.data.ports, byId, frozenNetworks, networks, host, reject);
+  const ports = validatePorts(env.data.ports, byId, frozenNetworks, networks, host, reject, opts);
 
   return {
     state: { schemaVersion: 1, generation: env.data.generation, host, networks, ports },
@@ -183,6 +189,7 @@ function validatePorts(
   networkList: Network[],
   host: HostState['host'],
   reject: (r: Rejection) => void,
+  opts: ValidateOptions,
 ): Port[] {
   const accepted: Port[] = [];
   const ids = new Set<string>();
@@ -217,6 +224,10 @@ function validatePorts(
     }
     const facts = portFacts(port, net);
     if (facts.fail) return fail(facts.fail.field, facts.fail.reason);
+    const allowed = opts.netnsAllowed;
+    if (allowed && port.veth && !netnsAllowed(allowed, port.veth.netns)) {
+      return fail('veth.netns', `'${port.veth.netns}' is not in this host's veth.netnsAllowed (${allowed.length ? allowed.join(', ') : 'empty: no veth ports here'})`);
+    }
     for (const [j, a] of facts.addresses.entries()) {
       if (a.fail) return fail(`addresses[${j}]`, a.fail);
       const other = addrs.get(a.key);

@@ -76,3 +76,23 @@ export function ipv4Netmask(prefix: number): string {
 export function hostPrefix(address: string): string {
   return family(address) === 4 ? `${normalizeAddress(address)}/32` : `${normalizeAddress(address)}/128`;
 }
+
+/**
+ * The one spelling of an address: IPv4 as a dotted quad without leading zeros, IPv6 compressed
+ * in lower case (ipaddr.js's form), no zone; undefined when it does not parse.
+ */
+export function canonicalAddressOf(s: string): string | undefined {
+  if (s.includes('%') || s.includes('/')) return undefined;
+  if (!s.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(s)) return undefined;
+  return isValidAddress(s) ? normalizeAddress(s) : undefined;
+}
+
+/** The one spelling of a CIDR: a canonical address and a decimal prefix in range; undefined when invalid. */
+export function canonicalCidrOf(s: string): string | undefined {
+  const slash = s.indexOf('/');
+  if (slash < 0 || slash !== s.lastIndexOf('/')) return undefined;
+  const addr = canonicalAddressOf(s.slice(0, slash));
+  const len = s.slice(slash + 1);
+  if (addr === undefined || !/^\d{1,3}$/.test(len) || Number(len) > (addr.includes(':') ? 128 : 32)) return undefined;
+  return `${addr}/${Number(len)}`;
+}

@@ -11,7 +11,7 @@ import { watchHostState, type HostStateWatch } from '../../src/bus/watcher.js';
 import { StatusReporter } from '../../src/bus/reporter.js';
 import type { RunningController } from '../../src/controller/server.js';
 import { validateHostState } from '../../src/state/validate.js';
-import { caller, testController } from '../controller/fixture.js';
+import { ALICE, caller, testController } from '../controller/fixture.js';
 import { until } from '../helpers/until.js';
 
 let server: NatsServer;
@@ -35,9 +35,10 @@ afterAll(async () => {
 describe('the real controller over NATS', () => {
   it('a port created through the API reaches its host, and the host report turns it ACTIVE', async () => {
     const alice = caller(ctl.url, 'alice', 'pw-a');
+    const nova = caller(ctl.url, 'nova', 'pw-n'); // the VM manager binds ports to hosts
     const net = await alice('POST', '/v2.0/networks', { network: { name: 'bus-net' } });
     expect(net.status).toBe(201);
-    const made = await alice('POST', '/v2.0/ports', { port: { network_id: net.body.network.id, device_id: '7', 'binding:host_id': 'h1' } });
+    const made = await nova('POST', '/v2.0/ports', { port: { project_id: ALICE, network_id: net.body.network.id, device_id: '7', 'binding:host_id': 'h1' } });
     expect(made.body.port.status).toBe('BUILD');
     const portId = made.body.port.id as string;
 
@@ -59,7 +60,7 @@ describe('the real controller over NATS', () => {
     rep.report(h1.state.generation, [{ id: portId, status: 'ACTIVE', revision: port?.revision ?? -1 }]);
     rep.beat();
     await until(async () => ((await alice('GET', `/v2.0/ports/${portId}`)).body.port.status === 'ACTIVE' ? true : undefined), 15_000, 25);
-    const agents = await alice('GET', '/v2.0/agents');
+    const agents = await caller(ctl.url, 'admin', 'a')('GET', '/v2.0/agents');
     expect(agents.body.agents.find((a: { host: string }) => a.host === 'h1')).toMatchObject({ host: 'h1', alive: true });
     rep.stop();
   });

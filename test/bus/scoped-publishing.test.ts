@@ -12,7 +12,7 @@ import { entriesOf } from '../../src/bus/documents.js';
 import { BUCKET } from '../../src/bus/layout.js';
 import type { DesiredStatePublisher } from '../../src/bus/publisher.js';
 import type { RunningController } from '../../src/controller/server.js';
-import { caller, testController } from '../controller/fixture.js';
+import { ALICE, caller, testController } from '../controller/fixture.js';
 
 const HOSTS = ['h1', 'h2', 'h3'];
 let server: NatsServer;
@@ -21,6 +21,7 @@ let publisher: DesiredStatePublisher;
 let reader: NatsConnection;
 let kv: KV;
 let alice: ReturnType<typeof caller>;
+let nova: ReturnType<typeof caller>;
 
 /** A small deterministic PRNG (mulberry32): a failing sequence can be replayed. */
 function prng(seed: number): () => number {
@@ -61,6 +62,7 @@ beforeAll(async () => {
   reader = await connectBus({ url: server.url, seedFile: seedPath(server.credsDir, CONTROLLER_USER), name: 'test-reader' });
   kv = await new Kvm(reader).open(BUCKET);
   alice = caller(ctl.url, 'alice', 'pw-a');
+  nova = caller(ctl.url, 'nova', 'pw-n');
   // underlay addresses, so VXLAN networks list remote VTEPs
   for (const [i, h] of HOSTS.entries()) ctl.hooks.reportHeartbeat({ hostId: h, version: 'test', underlayAddress: `10.90.0.${i + 1}` });
   await ctl.service.settled();
@@ -75,11 +77,11 @@ afterAll(async () => {
 describe('publishing only what a change touched', () => {
   it('one port created on a host with 60 ports writes that port and the meta, and nothing on other hosts', async () => {
     const net = (await alice('POST', '/v2.0/networks', { network: { name: 'flat', type: 'MAC_FILTERED' } })).body.network.id as string;
-    for (let i = 0; i < 60; i++) expect((await alice('POST', '/v2.0/ports', { port: { network_id: net, device_id: `v${i}`, 'binding:host_id': 'h1' } })).status).toBe(201);
-    await alice('POST', '/v2.0/ports', { port: { network_id: net, device_id: 'w0', 'binding:host_id': 'h2' } });
+    for (let i = 0; i < 60; i++) expect((await nova('POST', '/v2.0/ports', { port: { project_id: ALICE, network_id: net, device_id: `v${i}`, 'binding:host_id': 'h1' } })).status).toBe(201);
+    await nova('POST', '/v2.0/ports', { port: { project_id: ALICE, network_id: net, device_id: 'w0', 'binding:host_id': 'h2' } });
     await publisher.flushed();
     const [puts, deletes, full, g2] = [publisher.puts, publisher.deletes, publisher.fullSyncs, await generation('h2')];
-    const made = await alice('POST', '/v2.0/ports', { port: { network_id: net, device_id: 'v60', 'binding:host_id': 'h1' } });
+    const made = await nova('POST', '/v2.0/ports', { port: { project_id: ALICE, network_id: net, device_id: 'v60', 'binding:host_id': 'h1' } });
     expect(made.status).toBe(201);
     await publisher.flushed();
     expect(publisher.puts - puts).toBe(2); // h1.port.<id> and h1.meta
@@ -95,17 +97,17 @@ describe('publishing only what a change touched', () => {
 
   it('a host joining or leaving a VXLAN network rewrites that network on the other hosts', async () => {
     const net = (await alice('POST', '/v2.0/networks', { network: { name: 'overlay', type: 'VXLAN' } })).body.network.id as string;
-    await alice('POST', '/v2.0/ports', { port: { network_id: net, device_id: 'x1', 'binding:host_id': 'h1' } });
+    await nova('POST', '/v2.0/ports', { port: { project_id: ALICE, network_id: net, device_id: 'x1', 'binding:host_id': 'h1' } });
     await publisher.flushed();
     const g3 = await generation('h3');
     const remotesOnH1 = async (): Promise<unknown> => JSON.parse((await kv.get(`h1.net.${net}`))?.string() ?? 'null')?.remotes;
     expect(await remotesOnH1()).toEqual([]);
-    const joined = await alice('POST', '/v2.0/ports', { port: { network_id: net, device_id: 'x2', 'binding:host_id': 'h2' } });
+    const joined = await nova('POST', '/v2.0/ports', { port: { project_id: ALICE, network_id: net, device_id: 'x2', 'binding:host_id': 'h2' } });
     await publisher.flushed();
     expect(await remotesOnH1()).toEqual(['10.90.0.2']);
     // a second port of h2 on the network changes nothing for h1
     const g1 = await generation('h1');
-    const second = await alice('POST', '/v2.0/ports', { port: { network_id: net, device_id: 'x3', 'binding:host_id': 'h2' } });
+    const second = await nova('POST', '/v2.0/ports', { port: { project_id: ALICE, network_id: net, device_id: 'x3', 'binding:host_id': 'h2' } });
     await publisher.flushed();
     expect(await generation('h1')).toBe(g1);
     expect(await generation('h3')).toBe(g3);
@@ -135,14 +137,14 @@ describe('publishing only what a change touched', () => {
       let op: string;
       if (r < 0.35 || mine.length < 3) {
         op = 'create';
-        const res = await alice('POST', '/v2.0/ports', { port: { network_id: pick([flat, overlay]), device_id: `s${Math.floor(random() * 12)}`, 'binding:host_id': hostOrNone() } });
+        const res = await nova('POST', '/v2.0/ports', { port: { project_id: ALICE, network_id: pick([flat, overlay]), device_id: `s${Math.floor(random() * 12)}`, 'binding:host_id': hostOrNone() } });
         expect([201, 413]).toContain(res.status); // 413: the device has all its NICs
       } else if (r < 0.55) {
         op = 'delete';
         expect((await alice('DELETE', `/v2.0/ports/${pick(mine).id}`)).status).toBe(204);
       } else if (r < 0.7) {
         op = 'move';
-        expect((await alice('PUT', `/v2.0/ports/${pick(mine).id}`, { port: { 'binding:host_id': hostOrNone() } })).status).toBe(200);
+        expect((await nova('PUT', `/v2.0/ports/${pick(mine).id}`, { port: { 'binding:host_id': hostOrNone() } })).status).toBe(200);
       } else if (r < 0.78) {
         op = 'firewall';
         expect((await alice('PUT', `/v2.0/ports/${pick(mine).id}`, { port: { firewall_profile: pick(['DISABLED', 'ENABLED', 'PROTECTED']) } })).status).toBe(200);

@@ -9,12 +9,15 @@ let ctl: RunningController;
 let alice: ReturnType<typeof caller>;
 let bob: ReturnType<typeof caller>;
 let admin: ReturnType<typeof caller>;
+let nova: ReturnType<typeof caller>;
+const ALICE = 's0m3-u53r-1d';
 
 beforeAll(async () => {
   ctl = await testController();
   alice = caller(ctl.url, 'alice', 'pw-a');
   bob = caller(ctl.url, 'bob', 'pw-b');
   admin = caller(ctl.url, 'admin', 'a');
+  nova = caller(ctl.url, 'nova', 'pw-n');
 });
 afterAll(async () => ctl?.close());
 
@@ -58,12 +61,16 @@ describe('controller API', () => {
 
   it('connects devices, names NICs nic-<device>-<n>, and refuses a used address with 409 (seeds)', async () => {
     const pub = '1';
-    const p1 = await alice('POST', '/v2.0/ports', { port: { network_id: '2', device_id: '141', 'binding:host_id': 'h1' } });
+    // the VM manager plugs alice's server 141 into her network on h1
+    const p1 = await nova('POST', '/v2.0/ports', { port: { network_id: '2', device_id: '141', 'binding:host_id': 'h1', project_id: ALICE } });
     expect(p1.status).toBe(201);
-    expect(p1.body.port).toMatchObject({ name: 'nic-141-0', status: 'BUILD', 'binding:host_id': 'h1', device_id: '141' });
+    expect(p1.body.port).toMatchObject({ name: 'nic-141-0', status: 'BUILD', 'binding:host_id': 'h1', device_id: '141', project_id: ALICE });
     expect(p1.body.port.fixed_ips[0].ip_address).toBe('192.168.1.1');
     // the create answer is built from what was inserted: it is what a read returns
-    expect((await alice('GET', `/v2.0/ports/${p1.body.port.id}`)).body.port).toEqual(p1.body.port);
+    expect((await nova('GET', `/v2.0/ports/${p1.body.port.id}`)).body.port).toEqual(p1.body.port);
+    // alice sees her port without the binding attributes
+    const { 'binding:host_id': _h, 'binding:profile': _p, ...unbound } = p1.body.port;
+    expect((await alice('GET', `/v2.0/ports/${p1.body.port.id}`)).body.port).toEqual(unbound);
     const fip = await alice('POST', '/v2.0/floatingips', { floatingip: { floating_network_id: pub } });
     expect(fip.body.floatingip.floating_ip_address).toBe('192.168.3.5');
     const att = await alice('POST', `/v2.0/floatingips/${fip.body.floatingip.id}/attach`, { device_id: '141' });
@@ -110,7 +117,7 @@ describe('controller API', () => {
     expect(other.body.quota).toMatchObject({ network: { limit: 5, used: 0 }, floatingip: { limit: 3, used: 0 } });
     expect((await admin('GET', '/v2.0/quotas/nope')).body.NeutronError.message).toBe('Project nope could not be found');
     expect((await alice('GET', '/projects')).body.projects.map((x: { id: string }) => x.id)).toEqual(['s0m3-u53r-1d']);
-    expect((await admin('GET', '/v3/projects')).body.projects.map((x: { id: string }) => x.id)).toEqual(['admin', 'other-project', 's0m3-u53r-1d']);
+    expect((await admin('GET', '/v3/projects')).body.projects.map((x: { id: string }) => x.id)).toEqual(['admin', 'other-project', 's0m3-u53r-1d', 'service']);
   });
 
   it('keeps projects apart', async () => {
@@ -125,7 +132,7 @@ describe('controller API', () => {
   });
 
   it("computes each host's desired state, which the agent accepts without rejection", async () => {
-    await alice('POST', '/v2.0/ports', { port: { network_id: '2', device_id: '142', 'binding:host_id': 'h2' } });
+    await nova('POST', '/v2.0/ports', { port: { network_id: '2', device_id: '142', 'binding:host_id': 'h2', project_id: ALICE } });
     ctl.hooks.reportHeartbeat({ hostId: 'h1', underlayAddress: '10.90.0.1', version: 't' });
     ctl.hooks.reportHeartbeat({ hostId: 'h2', underlayAddress: '10.90.0.2', version: 't' });
     const d = await admin('GET', '/v2.0/plumb/hosts/h1/desired-state');
@@ -133,12 +140,13 @@ describe('controller API', () => {
     expect(v.rejections).toEqual([]);
     expect(v.state.ports.map((p) => p.addresses[0]).sort()).toEqual(['192.168.1.1', '192.168.3.5']);
     expect(v.state.networks.map((n) => n.type).sort()).toEqual(['IP_LESS_ROUTED', 'MAC_FILTERED']);
-    const agents = await alice('GET', '/v2.0/agents');
+    expect((await alice('GET', '/v2.0/agents')).status).toBe(403);
+    const agents = await admin('GET', '/v2.0/agents');
     expect(agents.body.agents.map((a: { host: string; alive: boolean }) => [a.host, a.alive])).toEqual([['h1', true], ['h2', true]]);
   });
 
   it('turns a port ACTIVE on the agent report of its current revision, and ignores stale ones', async () => {
-    const { body } = await alice('POST', '/v2.0/ports', { port: { network_id: '2', device_id: '150', 'binding:host_id': 'h1' } });
+    const { body } = await nova('POST', '/v2.0/ports', { port: { network_id: '2', device_id: '150', 'binding:host_id': 'h1', project_id: ALICE } });
     ctl.hooks.reportPortStatus({ hostId: 'h1', portId: body.port.id, status: 'ACTIVE', revision: 0, generation: 1 });
     expect((await alice('GET', `/v2.0/ports/${body.port.id}`)).body.port.status).toBe('BUILD');
     ctl.hooks.reportPortStatus({ hostId: 'h2', portId: body.port.id, status: 'ACTIVE', revision: 1, generation: 1 });
@@ -146,7 +154,7 @@ describe('controller API', () => {
     ctl.hooks.reportPortStatus({ hostId: 'h1', portId: body.port.id, status: 'ACTIVE', revision: 1, generation: 1 });
     expect((await alice('GET', `/v2.0/ports/${body.port.id}`)).body.port.status).toBe('ACTIVE');
     // moving it to h2 (live migration) is a new revision: BUILD until h2 reports
-    const moved = await alice('PUT', `/v2.0/ports/${body.port.id}`, { port: { 'binding:host_id': 'h2' } });
+    const moved = await nova('PUT', `/v2.0/ports/${body.port.id}`, { port: { 'binding:host_id': 'h2' } });
     expect(moved.body.port).toMatchObject({ status: 'BUILD', 'binding:host_id': 'h2' });
     const h1 = validateHostState(await ctl.hooks.desiredState('h1'));
     const h2 = validateHostState(await ctl.hooks.desiredState('h2'));

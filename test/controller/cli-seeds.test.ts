@@ -8,6 +8,8 @@ import { testController } from './fixture.js';
 let ctl: RunningController;
 let env: NodeJS.ProcessEnv;
 const plumb = (...args: string[]) => runPlumb(args, env);
+// the VM manager (service role), which places alice's servers on hosts
+const asNova = (...args: string[]) => runPlumb(args, { ...env, PLUMB_USER: 'nova', PLUMB_PASSWORD: 'pw-n' });
 
 beforeAll(async () => {
   ctl = await testController();
@@ -39,7 +41,11 @@ describe('the kamaki walkthrough through plumb', () => {
   });
 
   it('network connect 2 --device-id=141 --device-id=142 --wait creates ports nic-141-0, nic-142-0, ACTIVE', async () => {
-    const r = await plumb('network', 'connect', '2', '--device-id=141', '--device-id=142', '--host', 'h1', '--wait');
+    // a project member cannot choose the host: that is the VM manager's
+    const refused = await plumb('network', 'connect', '2', '--device-id=141', '--host', 'h1');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr.trim()).toBe('(403) binding:host_id may be set only by the admin or service role (rule:create_port:binding:host_id is disallowed by policy)');
+    const r = await asNova('network', 'connect', '2', '--device-id=141', '--device-id=142', '--host', 'h1', '--project', 's0m3-u53r-1d', '--wait');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Creating a port to connect network 2 with device 141/);
     expect(r.stdout).toMatch(/nic-141-0\s+ACTIVE\s+network 2\s+device 141\s+host h1/);
@@ -51,7 +57,8 @@ describe('the kamaki walkthrough through plumb', () => {
     expect(c.stdout).toMatch(/floating_ip_address: 192\.168\.3\.5/);
     const a = await plumb('ip', 'attach', '1', '--server-id=141', '--wait');
     expect(a.code).toBe(0);
-    expect(a.stdout).toMatch(/nic-141-1\s+ACTIVE\s+network 1\s+device 141\s+host h1 .* 192\.168\.3\.5/);
+    // ACTIVE: bound to h1, the host of 141's other NIC (whose agent reports it); alice is not shown the host
+    expect(a.stdout).toMatch(/nic-141-1\s+ACTIVE\s+network 1\s+device 141\s+host - .* 192\.168\.3\.5/);
     const again = await plumb('ip', 'attach', '1', '--server-id=142', '--wait');
     expect(again.code).not.toBe(0);
     expect(again.stderr.trim()).toBe("(409) IP address '192.168.3.5' is already in use");

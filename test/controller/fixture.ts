@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { parseControllerConfig } from '../../src/controller/config.js';
 import { startController, type RunningController } from '../../src/controller/server.js';
 
+/** alice's project in the fixture */
+export const ALICE = 's0m3-u53r-1d';
+
 export async function testController(overrides: Record<string, unknown> = {}): Promise<RunningController> {
   const dir = mkdtempSync(join(tmpdir(), 'plumb-ctl-'));
   return startController(
@@ -17,7 +20,10 @@ export async function testController(overrides: Record<string, unknown> = {}): P
         { name: 'admin', password: 'a', project: 'admin', roles: ['admin'] },
         { name: 'alice', password: 'pw-a', project: 's0m3-u53r-1d' },
         { name: 'bob', password: 'pw-b', project: 'other-project' },
+        // the VM manager (Nova's role): binds ports to hosts for any project
+        { name: 'nova', password: 'pw-n', project: 'service', roles: ['service'] },
       ],
+      bindingProfile: { netnsAllowed: ['vm-*'] },
       quotas: { networks: 5, floatingIps: 3 },
       ...overrides,
     }),

@@ -10,7 +10,8 @@ import { createNetworkFields } from '../../src/controller/api/network-requests.j
 import { createPortFields, updatePortFields } from '../../src/controller/api/port-requests.js';
 import { createSubnetRequest } from '../../src/controller/api/subnet-requests.js';
 
-export type Who = 'admin' | 'alice' | 'bob';
+/** The fixture's identities: the operator, two projects and the VM manager (service role). */
+export type Who = 'admin' | 'alice' | 'bob' | 'nova';
 export interface FuzzRequest {
   who: Who;
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -70,9 +71,11 @@ const plausible: Record<string, fc.Arbitrary<unknown>> = {
   fixed_ips: fc.array(fc.oneof(fc.record({ ip_address: address }), fc.record({ subnet_id: id }), fc.record({ ip_address: address, subnet_id: id })), { maxLength: 3 }),
   mac_address: mac,
   'binding:host_id': fc.constantFrom('h1', 'h2', '', 'h*', 'h.1'),
-  'binding:profile': fc.oneof(fc.constant({}), fc.record({ kind: fc.constantFrom('tap', 'veth', 'macvtap') }, { requiredKeys: [] }), fc.record({ kind: fc.constant('veth'), netns: fc.constantFrom('vm-ns', '../x'), peer_name: fc.constantFrom('eth0', 'a-very-long-interface-name') })),
+  'binding:profile': fc.oneof(fc.constant({}), fc.record({ kind: fc.constantFrom('tap', 'veth', 'macvtap') }, { requiredKeys: [] }), fc.record({ kind: fc.constant('veth'), netns: fc.constantFrom('vm-ns', '../x', 'host-ns', 'vm-alice'), peer_name: fc.constantFrom('eth0', 'a-very-long-interface-name') })),
   firewall_profile: fc.constantFrom('DISABLED', 'ENABLED', 'PROTECTED', 'enabled'),
   host: fc.constantFrom('h1', 'h2', 'h/1'),
+  project_id: fc.constantFrom('s0m3-u53r-1d', 'other-project', 'service', 'nope'),
+  tenant_id: fc.constantFrom('s0m3-u53r-1d', 'other-project'),
 };
 
 function keysOf(schema: z.ZodType): string[] {
@@ -120,7 +123,7 @@ const wrapped = (key: string, schema: z.ZodType): fc.Arbitrary<unknown> =>
 const pathId = fc.oneof({ weight: 8, arbitrary: id.map(encodeURIComponent) }, { weight: 1, arbitrary: fc.constantFrom('%E0%A4%A', '%', '%zz', '%C0%AF', '..', '%2F', '1;DROP') });
 
 export function requestArbitrary(): fc.Arbitrary<FuzzRequest> {
-  const who = fc.constantFrom<Who>('admin', 'alice', 'alice', 'bob');
+  const who = fc.constantFrom<Who>('admin', 'alice', 'alice', 'bob', 'nova');
   const req = (method: FuzzRequest['method'], path: fc.Arbitrary<string>, b?: fc.Arbitrary<unknown>): fc.Arbitrary<FuzzRequest> =>
     fc.record({ who, path, ...(b ? { body: b } : {}) }).map((r) => ({ method, ...r }) as FuzzRequest);
   const under = (prefix: string, suffix = '') => pathId.map((i) => `${prefix}/${i}${suffix}`);

@@ -4,7 +4,10 @@ import type { RunningController } from '../../src/controller/server.js';
 import { answerProblem, type FuzzRequest, type Who } from './api-fuzz.js';
 import { storeProblems } from './store-invariants.js';
 
-const PASSWORDS: Record<Who, string> = { admin: 'a', alice: 'pw-a', bob: 'pw-b' };
+const PASSWORDS: Record<Who, string> = { admin: 'a', alice: 'pw-a', bob: 'pw-b', nova: 'pw-n' };
+
+/** The projects of the fixture's users (test/controller/fixture.ts). */
+export const FUZZ_PROJECTS = ['admin', 's0m3-u53r-1d', 'other-project', 'service'];
 
 export interface FuzzTally {
   requests: number;
@@ -25,6 +28,6 @@ export async function sendAndCheck(ctl: RunningController, req: FuzzRequest, tal
   const bad = answerProblem(res.status, text);
   if (bad) return `${req.who} ${req.method} ${req.path}: ${bad}`;
   if (!checkStore) return undefined;
-  const broken = await storeProblems(ctl.service.store, ctl.service.cfg, ['admin', 's0m3-u53r-1d', 'other-project']);
+  const broken = await storeProblems(ctl.service.store, ctl.service.cfg, FUZZ_PROJECTS);
   return broken.length ? `${req.who} ${req.method} ${req.path} left the store broken: ${broken.join('; ')}` : undefined;
 }

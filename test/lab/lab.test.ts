@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { run } from '../helpers/run.js';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { api, waitForController } from '../../src/lab/controller.js';
+import { api, bindPort, waitForController } from '../../src/lab/controller.js';
 import { hostLinks, natsPort, startDaemon, stopDaemon, tapName, waitConverged, waitListening } from '../../src/lab/drills.js';
 import { LAB_AGENT_METRICS } from '../../src/lab/layout.js';
 import { join } from 'node:path';
@@ -74,7 +74,7 @@ describe('the local lab', () => {
   const addr = (vm: string): string | undefined => /inet (\d+\.\d+\.\d+\.\d+)/.exec(spawnSync('ip', ['-n', `plab-vm-${vm}`, '-4', '-o', 'addr', 'show', 'dev', 'eth0'], { encoding: 'utf8' }).stdout)?.[1];
   // taps: these devices have no VM namespace for the lab's veth binding
   const createTap = async (dev: string, host = 'h1'): Promise<string> =>
-    (await api<{ port: { id: string } }>('POST', '/v2.0/ports', { port: { network_id: drillNet, device_id: dev, 'binding:host_id': host, 'binding:profile': { kind: 'tap' } } })).port.id;
+    (await bindPort<{ id: string }>({ network_id: drillNet, device_id: dev, 'binding:host_id': host, 'binding:profile': { kind: 'tap' } })).id;
   /** Pings from d1 to d2 across hosts, 0.1 s apart, for `seconds`; resolves with ping's summary. */
   const pingAcross = (seconds: number): Promise<string> => {
     const p = spawn('ip', ['netns', 'exec', 'plab-vm-d1', 'ping', '-c', String(seconds * 10), '-i', '0.1', '-W', '1', addr('d2') as string], { stdio: ['ignore', 'pipe', 'ignore'] });

@@ -115,14 +115,14 @@ export function registerClientCommands(program: Command): void {
     .command('connect')
     .argument('<network>')
     .requiredOption('--device-id <id>', 'device (repeatable)', repeat, [] as string[])
-    .option('--host <host>', 'hypervisor host to bind the ports to')
+    .option('--host <host>', 'hypervisor host to bind the ports to (admin and service roles; others join the device\'s host)')
+    .option('--project <id>', 'the project that owns the ports (admin and service roles: the VM manager acting for a project)')
     .option('--wait', 'wait until every port is ACTIVE')
-    .action(async (network: string, a: { deviceId: string[]; host?: string; wait?: boolean }, cmd: Command) => {
+    .action(async (network: string, a: { deviceId: string[]; host?: string; project?: string; wait?: boolean }, cmd: Command) => {
       const { api, o } = client(cmd);
       for (const d of a.deviceId) {
         out(`Creating a port to connect network ${network} with device ${d}`);
-        const host = a.host ?? (await deviceHost(api, d));
-        let { port } = await api.call<{ port: Obj }>('POST', '/v2.0/ports', { port: { network_id: network, device_id: d, ...(host ? { 'binding:host_id': host } : {}) } });
+        let { port } = await api.call<{ port: Obj }>('POST', '/v2.0/ports', { port: { network_id: network, device_id: d, ...(a.host ? { 'binding:host_id': a.host } : {}), ...(a.project ? { project_id: a.project } : {}) } });
         if (a.wait) port = await waitActive(api, String(port.id));
         print(o, port, () => out(portLine(port)));
       }
@@ -162,13 +162,13 @@ export function registerClientCommands(program: Command): void {
     .requiredOption('--network-id <id>')
     .requiredOption('--device-id <id>')
     .option('--ip-address <ip>')
-    .option('--host <host>')
+    .option('--host <host>', "hypervisor host (admin and service roles; others join the device's host)")
+    .option('--project <id>', 'the project that owns the port (admin and service roles)')
     .option('--wait')
-    .action(async (a: { networkId: string; deviceId: string; ipAddress?: string; host?: string; wait?: boolean }, cmd: Command) => {
+    .action(async (a: { networkId: string; deviceId: string; ipAddress?: string; host?: string; project?: string; wait?: boolean }, cmd: Command) => {
       const { api, o } = client(cmd);
-      const host = a.host ?? (await deviceHost(api, a.deviceId));
       let { port: p } = await api.call<{ port: Obj }>('POST', '/v2.0/ports', {
-        port: { network_id: a.networkId, device_id: a.deviceId, ...(a.ipAddress ? { fixed_ips: [{ ip_address: a.ipAddress }] } : {}), ...(host ? { 'binding:host_id': host } : {}) },
+        port: { network_id: a.networkId, device_id: a.deviceId, ...(a.ipAddress ? { fixed_ips: [{ ip_address: a.ipAddress }] } : {}), ...(a.host ? { 'binding:host_id': a.host } : {}), ...(a.project ? { project_id: a.project } : {}) },
       });
       if (a.wait) p = await waitActive(api, String(p.id));
       print(o, p, () => out(portLine(p)));
@@ -249,11 +249,4 @@ export function registerClientCommands(program: Command): void {
       for (const a of agents) out(`${String(a.host)}  ${a.alive ? 'alive' : 'DOWN'}  underlay ${String((a.configurations as Obj).underlay_address ?? '-')}  last heartbeat ${String(a.heartbeat_timestamp ?? 'never')}`);
     });
   });
-}
-
-/** Default host for a device's new port: where its other ports are. */
-async function deviceHost(api: ApiClient, device: string): Promise<string | undefined> {
-  const { ports } = await api.call<{ ports: Obj[] }>('GET', `/v2.0/ports?device_id=${encodeURIComponent(device)}`);
-  const h = ports.map((p) => String(p['binding:host_id'] ?? '')).find((x) => x);
-  return h || undefined;
 }

@@ -6,7 +6,7 @@ import { CONTROLLER_URL, HOSTS, LAB_AGENT_METRICS, LAB_DIR, LAB_ENV_FILE, NS, vm
 import { labIsUp, labUp } from '../../lab/up.js';
 import { labDown, labNamespaces } from '../../lab/down.js';
 import { alive, readPids, startPlumb } from '../../lab/processes.js';
-import { createPort, waitPortActive, api, LAB_USER, LAB_PASSWORD } from '../../lab/controller.js';
+import { createPort, waitPortActive, api, LAB_ADMIN, LAB_ADMIN_PASSWORD, LAB_USER, LAB_PASSWORD } from '../../lab/controller.js';
 import { createVmNamespace, superviseVmDhcp, waitVmAddresses } from '../../lab/vm.js';
 import { labDemo } from '../../lab/demo.js';
 import { netnsExists } from '../../lab/topology.js';
@@ -100,7 +100,7 @@ export function registerLabCommands(program: Command): void {
         say(`  ${ns.slice(8)}`);
         for (const a of addrs) say(`    ${a}`);
       }
-      const ports = await api<{ ports: { id: string; name?: string; status: string; device_id: string; 'binding:host_id'?: string; fixed_ips: { ip_address: string }[] }[] }>('GET', '/v2.0/ports').catch(() => ({ ports: [] }));
+      const ports = await api<{ ports: { id: string; name?: string; status: string; device_id: string; 'binding:host_id'?: string; fixed_ips: { ip_address: string }[] }[] }>('GET', '/v2.0/ports', undefined, LAB_ADMIN, LAB_ADMIN_PASSWORD).catch(() => ({ ports: [] }));
       say('ports:');
       for (const p of ports.ports) say(`  ${(p.name ?? p.id).padEnd(14)} ${p.status.padEnd(7)} device ${p.device_id} host ${p['binding:host_id'] ?? '-'} ${p.fixed_ips.map((f) => f.ip_address).join(' ')}`);
     });

@@ -1,7 +1,7 @@
 // Field schemas shared by the request decoders. Messages are reasons that follow the field
 // name: "Invalid input for fixed_ips[0].ip_address. Reason: 'nope' is not an IP address."
 import { z } from 'zod';
-import { isStrictAddress, isStrictCidr } from '../ipam-rules.js';
+import { canonicalAddress, canonicalCidr, isStrictAddress, isStrictCidr } from '../ipam-rules.js';
 import { shown } from './decode.js';
 
 const typed = (what: string) => ({ error: (iss: { input?: unknown }) => (iss.input === undefined ? 'is required' : `must be ${what}, not ${iss.input === null ? 'null' : Array.isArray(iss.input) ? 'a list' : typeof iss.input}`) });
@@ -15,9 +15,20 @@ export const ref = text(64).min(1, 'must not be empty');
 
 export const bool = z.boolean(typed('true or false'));
 
-export const ipAddress = text(64).refine(isStrictAddress, { error: (iss) => `'${shown(iss.input)}' is not an IP address` });
+// Addresses and CIDRs are canonicalized where they enter (docs/api.md, "Canonical forms"): IPv4
+// as a dotted quad, IPv6 compressed in lower case, a decimal prefix without leading zeros. Every
+// later comparison (duplicates, overlaps, reservations) and every host's desired state sees one
+// spelling per address, and the answer shows it.
+export const ipAddress = text(64)
+  .refine(isStrictAddress, { error: (iss) => `'${shown(iss.input)}' is not an IP address` })
+  .transform(canonicalAddress);
 
-export const cidr = text(64).refine(isStrictCidr, { error: (iss) => `'${shown(iss.input)}' is not a CIDR (address/prefix-length)` });
+export const cidr = text(64)
+  .refine(isStrictCidr, { error: (iss) => `'${shown(iss.input)}' is not a CIDR (address/prefix-length)` })
+  .transform(canonicalCidr);
+
+/** A project id as the config's users name them. */
+export const projectId = text(64).min(1, 'must not be empty');
 
 /** Hosts are named by their agents (host ids are subject tokens on the bus). */
 export const hostId = text(128).regex(/^[A-Za-z0-9_-]+$/, { error: (iss) => `'${shown(iss.input)}' is not a valid host id (letters, digits, '-' and '_')` });

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { ifname } from '../../state/schema.js';
 import { shown } from './decode.js';
-import { adminUp, deviceId, hostId, ipAddress, list, macAddress, name, object, ref, text } from './fields.js';
+import { adminUp, deviceId, hostId, ipAddress, list, macAddress, name, object, projectId, ref, text } from './fields.js';
 
 export const FIREWALL_PROFILES = ['DISABLED', 'ENABLED', 'PROTECTED'] as const;
 export type FirewallProfile = (typeof FIREWALL_PROFILES)[number];
@@ -31,16 +31,21 @@ export const createPortFields = object({
   'binding:profile': bindingProfile.optional(),
   firewall_profile: firewallProfile.optional(),
   admin_state_up: adminUp.optional(),
-});
+  /** the project that owns the port: admin and service only (the VM manager acts for a project) */
+  project_id: projectId.optional(),
+  tenant_id: projectId.optional(),
+}).refine((b) => b.project_id === undefined || b.tenant_id === undefined || b.project_id === b.tenant_id, { message: 'differs from tenant_id (give one, or both the same)', path: ['project_id'] });
 export const createPortRequest = createPortFields.transform((b) => ({
   networkId: b.network_id,
   name: b.name,
   deviceId: b.device_id ?? '',
   fixedIps: b.fixed_ips ?? [],
   mac: b.mac_address,
-  host: b['binding:host_id'] || null,
-  profile: b['binding:profile'] ?? {},
+  // undefined: not asked for (the binding attributes are policy-checked only when given)
+  host: b['binding:host_id'] === undefined ? undefined : b['binding:host_id'] || null,
+  profile: b['binding:profile'],
   firewall: b.firewall_profile,
+  project: b.project_id ?? b.tenant_id,
 }));
 export type CreatePortRequest = z.output<typeof createPortRequest>;
 

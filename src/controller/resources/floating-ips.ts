@@ -7,6 +7,7 @@ import type { HostChanges } from '../host-changes.js';
 import type { FloatingIpRow } from '../rows.js';
 import { now, type Body, type ServiceCore } from '../service-core.js';
 import type { StoreTx } from '../store.js';
+import { requireBinder } from '../policy.js';
 import type { Ports } from './ports.js';
 
 export class FloatingIps {
@@ -51,6 +52,8 @@ export class FloatingIps {
       const f = await this.core.fip(tx, p, id);
       if (req.portId === null) {
         const attached = f.port_id === null ? undefined : await tx.port(f.port_id);
+        // detached by name, it stays the project's, even one a port took without reservation
+        await tx.setFloatingIpPort(f.id, null);
         if (attached) await this.ports.remove(tx, changes, attached);
         return this.core.fipBody(tx, await this.core.fip(tx, p, id));
       }
@@ -61,9 +64,11 @@ export class FloatingIps {
 
   /** plumb's own: attach to a device, on the device's host unless `host` is given. */
   attach(p: Principal, id: string, req: AttachFloatingIpRequest): Promise<Body> {
+    if (req.host !== undefined) requireBinder(p, 'host', 'attach_floatingip');
     return this.core.mutate(async (tx, changes) => {
       const f = await this.core.fip(tx, p, id);
-      const host = req.host ?? (await tx.deviceHost(req.device_id, p.admin ? undefined : p.project));
+      // the device is the floating IP's project's: another project's device of that name is not it
+      const host = req.host ?? (await tx.deviceHost(req.device_id, f.project));
       return this.attachTo(tx, changes, p, f, req.device_id, host);
     });
   }
@@ -74,7 +79,7 @@ export class FloatingIps {
     const n = await tx.network(f.network_id);
     if (!n) throw new NotFoundError('Network', String(f.network_id));
     const joined = await this.core.joinsVxlan(tx, n, host);
-    const created = await this.ports.insert(tx, p, n, { deviceId, host, fixedIps: [{ ip_address: f.ip }], profile: {}, firewall: 'DISABLED' });
+    const created = await this.ports.insert(tx, { project: f.project, admin: p.admin }, n, { deviceId, host, fixedIps: [{ ip_address: f.ip }], profile: {}, firewall: 'DISABLED' });
     await this.core.portAdded(tx, changes, n, host, created.row.id, joined);
     const after = await tx.floatingIp(f.id);
     if (!after) throw new NotFoundError('Floating IP', String(f.id));

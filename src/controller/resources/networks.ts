@@ -59,7 +59,6 @@ export class Networks {
       const count = await tx.countPrivateNetworks(p.project);
       if (count >= this.core.cfg.quotas.networks) throw new OverQuotaError('Private Network', this.core.cfg.quotas.networks - count);
       const segment = type === 'VXLAN' ? await this.freeSegment(tx, 'VXLAN', cfg.vniRange) : type === 'PHYSICAL_VLAN' ? await this.freeSegment(tx, 'PHYSICAL_VLAN', cfg.vlanRange) : null;
-      const pool = cfg.macPrefixPool;
       const id = await tx.insertNetwork({
         name: req.name,
         project: p.project,
@@ -68,7 +67,7 @@ export class Networks {
         segment,
         uplink: null,
         routingTable: null,
-        ...(type === 'MAC_FILTERED' ? { macPrefix: (nid: number) => `${pool}:${HEX[(nid >> 8) & 0xff]}:${HEX[nid & 0xff]}` } : {}),
+        ...(type === 'MAC_FILTERED' ? { macPrefix: await this.freeMacPrefix(tx) } : {}),
         at: now(),
       });
       const n = await tx.network(id);
@@ -95,6 +94,21 @@ export class Networks {
     const used = new Set(await tx.usedSegments(type));
     for (let s = lo; s <= hi; s++) if (!used.has(s)) return s;
     throw new PoolExhaustedError(`No free ${type === 'VXLAN' ? 'VNI' : 'VLAN id'} in ${lo}-${hi}`);
+  }
+
+  /**
+   * A MAC_FILTERED network's prefix: <pool>:xx:xx, the lowest one free, so that a deleted
+   * network's prefix is reused and the 65,537th network is a typed refusal, not a constraint.
+   */
+  private async freeMacPrefix(tx: StoreTx): Promise<string> {
+    const pool = this.core.cfg.privateNetworks.macPrefixPool;
+    const used = new Set(await tx.usedMacPrefixes());
+    // 0 is skipped: <pool>:00:00 would be the first port's MAC prefix of every default network
+    for (let i = 1; i <= 0xffff; i++) {
+      const prefix = `${pool}:${HEX[i >> 8]}:${HEX[i & 0xff]}`;
+      if (!used.has(prefix)) return prefix;
+    }
+    throw new PoolExhaustedError(`No free MAC prefix under ${pool} (all 65,535 are held by MAC_FILTERED networks)`);
   }
 
   /** The first /24 of the range that overlaps no private subnet. */

@@ -4,13 +4,16 @@
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../auth.js';
 import type { CreatePortRequest, UpdatePortRequest } from '../api/port-requests.js';
-import { BadRequestError, ForbiddenError, IpAddressInUseError, MacAddressInUseError, NotFoundError, OverQuotaError, PoolExhaustedError } from '../errors.js';
+import type { BindingProfile } from '../api/port-requests.js';
+import { BadRequestError, IpAddressInUseError, MacAddressInUseError, NotFoundError, OverQuotaError, PoolExhaustedError } from '../errors.js';
+import { requireBinder, requireOwnerChoice, seesAllPorts, withoutBinding } from '../policy.js';
+import { netnsAllowed } from '../../state/netns-allow.js';
+import { firstFree, firstSubnetPerFamily, publicAddresses, requestedSubnet, type PortOwner, type PortSpec } from './port-addresses.js';
 import type { HostChanges } from '../host-changes.js';
-import type { FixedIpRow, NetworkRow, PortRow } from '../rows.js';
+import type { FixedIpRow, NetworkRow, PortRow, SubnetRow } from '../rows.js';
 import { portView } from '../rows.js';
 import { now, type Body, type ServiceCore } from '../service-core.js';
 import type { NewPort, StoreTx } from '../store.js';
-import { cidrContains, normalizeAddress } from '../../util/ip.js';
 import { HEX } from './networks.js';
 
 /** Random octets from a pooled buffer (one getrandom per 4 KiB instead of one per MAC). */
@@ -26,49 +29,64 @@ function randomOctets(n: number): string[] {
   return out;
 }
 
-/** What a new port asks for, decoded (CreatePortRequest) or made by the service (attachments). */
-export interface PortSpec {
-  deviceId: string;
-  host: string | null;
-  fixedIps: { ip_address?: string; subnet_id?: string }[];
-  mac?: string;
-  profile: Record<string, unknown>;
-  firewall: string;
-  name?: string;
-}
+export type { PortOwner, PortSpec } from './port-addresses.js';
 
 export class Ports {
   constructor(private readonly core: ServiceCore) {}
 
   list(p: Principal, filter: { device_id?: string; network_id?: string } = {}): Promise<Body[]> {
     return this.core.store.read(async (r) => {
-      let rows = await r.ports(p.admin ? undefined : p.project);
+      let rows = await r.ports(seesAllPorts(p) ? undefined : p.project);
       if (filter.device_id) rows = rows.filter((x) => x.device_id === filter.device_id);
       if (filter.network_id) rows = rows.filter((x) => String(x.network_id) === filter.network_id);
       const ips = await r.fixedIpsOf(rows.map((x) => x.id));
-      return rows.map((x) => portView(x, ips.get(x.id) ?? []));
+      return rows.map((x) => withoutBinding(p, portView(x, ips.get(x.id) ?? [])));
     });
   }
 
   get(p: Principal, id: string): Promise<Body> {
-    return this.core.store.read(async (r) => this.core.portBody(r, await this.core.port(r, p, id)));
+    return this.core.store.read(async (r) => withoutBinding(p, await this.core.portBody(r, await this.core.port(r, p, id))));
   }
 
   create(p: Principal, req: CreatePortRequest): Promise<Body> {
+    // the policy first: a refused attribute is refused whatever else the request holds
+    if (req.host !== undefined) requireBinder(p, 'binding:host_id', 'create_port');
+    if (req.profile !== undefined) {
+      requireBinder(p, 'binding:profile', 'create_port');
+      this.checkProfile(req.profile);
+    }
+    const project = req.project ?? p.project;
+    if (req.project !== undefined) {
+      requireOwnerChoice(p, req.project);
+      if (!this.core.cfg.users.some((u) => u.project === req.project)) throw new NotFoundError('Project', req.project);
+    }
+    const owner: PortOwner = { project, admin: p.admin };
     return this.core.mutate(async (tx, changes) => {
-      const n = await this.core.network(tx, p, req.networkId);
-      const joined = await this.core.joinsVxlan(tx, n, req.host);
-      const created = await this.insert(tx, p, n, { ...req, firewall: req.firewall ?? 'DISABLED' });
-      await this.core.portAdded(tx, changes, n, req.host, created.row.id, joined);
-      return portView(created.row, created.ips);
+      // the network as the owning project sees it (the VM manager acts for that project)
+      const n = await this.core.network(tx, { ...p, project }, req.networkId);
+      // without binding:host_id (which only binders may send), a NIC added to a device joins the
+      // host where the VM manager put the device's other NICs
+      const host = req.host !== undefined ? req.host : req.deviceId ? await tx.deviceHost(req.deviceId, project) : null;
+      const joined = await this.core.joinsVxlan(tx, n, host);
+      const created = await this.insert(tx, owner, n, { ...req, host, profile: req.profile ?? {}, firewall: req.firewall ?? 'DISABLED' });
+      await this.core.portAdded(tx, changes, n, host, created.row.id, joined);
+      return withoutBinding(p, portView(created.row, created.ips));
     });
   }
 
+  /** A veth profile may name only a namespace of the controller's allow-list (bindingProfile.netnsAllowed). */
+  private checkProfile(profile: BindingProfile): void {
+    if (profile.netns === undefined) return;
+    const allowed = this.core.cfg.bindingProfile.netnsAllowed;
+    if (!netnsAllowed(allowed, profile.netns)) throw new BadRequestError('binding:profile.netns', `'${profile.netns}' is not in the controller's bindingProfile.netnsAllowed (${allowed.length ? allowed.join(', ') : 'empty: no namespace may be named'})`);
+  }
+
   /** Inserts a port with its addresses in `tx`; the row and addresses as stored (no read-back). */
-  async insert(tx: StoreTx, p: Principal, n: NetworkRow, spec: PortSpec): Promise<{ row: PortRow; ips: FixedIpRow[] }> {
+  async insert(tx: StoreTx, owner: PortOwner, n: NetworkRow, spec: PortSpec): Promise<{ row: PortRow; ips: FixedIpRow[] }> {
     const q = this.core.cfg.quotas;
     const { deviceId, host } = spec;
-    const mine = deviceId ? await tx.devicePorts(deviceId) : [];
+    // devices belong to projects: another project's ports never count against this device
+    const mine = deviceId ? await tx.devicePorts(deviceId, owner.project) : [];
     const newDevice = !!deviceId && !mine.some((x) => x.networkId === n.id);
     if (newDevice) {
       // a device new on this network counts against the per-network device limit
@@ -85,7 +103,7 @@ export class Ports {
     const port: NewPort = {
       networkId: n.id,
       newDevice,
-      project: p.project,
+      project: owner.project,
       name: spec.name ?? (deviceId ? `nic-${deviceId}-${nic}` : ''),
       deviceId,
       deviceOwner: deviceId ? 'compute:plumb' : '',
@@ -97,7 +115,7 @@ export class Ports {
       at: now(),
     };
     const id = await tx.insertPort(port);
-    const ips = await this.allocateAddresses(tx, p, n, id, spec.fixedIps);
+    const ips = n.public === 1 ? await publicAddresses(tx, this.core.cfg, owner, n, id, spec.fixedIps) : await this.allocateAddresses(tx, n, id, spec.fixedIps);
     const row: PortRow = {
       id,
       network_id: port.networkId,
@@ -136,50 +154,33 @@ export class Ports {
     throw new PoolExhaustedError(`No free MAC address under ${prefix}`);
   }
 
-  /** The port's addresses: the requested ones, or the first free of each IP version. */
-  private async allocateAddresses(tx: StoreTx, p: Principal, n: NetworkRow, portId: number, requested: PortSpec['fixedIps']): Promise<FixedIpRow[]> {
+  /** A private port's addresses: the requested ones, or the first free of each IP version. */
+  private async allocateAddresses(tx: StoreTx, n: NetworkRow, portId: number, requested: PortSpec['fixedIps']): Promise<FixedIpRow[]> {
     const subnets = await tx.subnetsOf(n.id);
     const out: FixedIpRow[] = [];
-    if (requested.length > 0) {
-      for (const [i, want] of requested.entries()) {
-        const field = `fixed_ips[${i}]`;
-        const inSubnet = want.subnet_id === undefined ? undefined : subnets.find((x) => String(x.id) === want.subnet_id);
-        if (want.subnet_id !== undefined && !inSubnet) throw new BadRequestError(`${field}.subnet_id`, `subnet ${want.subnet_id} is not a subnet of network ${n.id}`);
-        if (want.ip_address === undefined) {
-          const s = inSubnet as NonNullable<typeof inSubnet>;
-          const ip = await tx.firstFreeAddress(s);
-          if (!ip) throw new PoolExhaustedError(`No more IP addresses available on network ${n.id} (subnet ${s.cidr})`);
-          await tx.insertFixedIp(portId, s.id, ip);
-          out.push({ port_id: portId, subnet_id: s.id, ip });
-          continue;
-        }
-        const ip = normalizeAddress(want.ip_address);
-        const s = inSubnet ?? subnets.find((x) => cidrContains(x.cidr, ip));
-        if (!s || !cidrContains(s.cidr, ip)) throw new BadRequestError(`${field}.ip_address`, `${ip} is outside ${inSubnet ? `subnet ${inSubnet.id} (${inSubnet.cidr})` : `every subnet of network ${n.id}`}`);
-        if (out.some((o) => o.ip === ip) || (await tx.fixedIpInUse(s.id, ip))) throw new IpAddressInUseError(ip);
-        const fip = await tx.floatingIpAt(s.id, ip);
-        if (fip && (fip.project !== p.project || fip.port_id !== null)) throw new IpAddressInUseError(ip);
-        if (n.public === 1 && !fip && !p.admin) throw new ForbiddenError(`Reserve ${ip} as a floating IP first (ip create) to use it`);
-        await tx.insertFixedIp(portId, s.id, ip);
-        out.push({ port_id: portId, subnet_id: s.id, ip });
-        if (fip) await tx.setFloatingIpPort(fip.id, portId);
-      }
-      return out;
-    }
-    // one address per IP version, first free in the pools
-    const seen = new Set<number>();
-    for (const s of subnets) {
-      if (seen.has(s.ip_version)) continue;
-      seen.add(s.ip_version);
-      const ip = await tx.firstFreeAddress(s);
-      if (!ip) throw new PoolExhaustedError(`No more IP addresses available on network ${n.id} (subnet ${s.cidr})`);
+    const take = async (s: SubnetRow, ip: string): Promise<void> => {
       await tx.insertFixedIp(portId, s.id, ip);
       out.push({ port_id: portId, subnet_id: s.id, ip });
+    };
+    for (const [i, want] of requested.entries()) {
+      const field = `fixed_ips[${i}]`;
+      const s = requestedSubnet(subnets, n, want, field);
+      if (want.ip_address === undefined) {
+        await take(s, await firstFree(tx, n, s));
+        continue;
+      }
+      const ip = want.ip_address;
+      if (out.some((o) => o.ip === ip) || (await tx.fixedIpInUse(s.id, ip))) throw new IpAddressInUseError(ip);
+      await take(s, ip);
     }
+    if (requested.length > 0) return out;
+    // one address per IP version, first free in the pools
+    for (const s of firstSubnetPerFamily(subnets)) await take(s, await firstFree(tx, n, s));
     return out;
   }
 
   update(p: Principal, id: string, req: UpdatePortRequest): Promise<Body> {
+    if (req.host !== undefined) requireBinder(p, 'binding:host_id', 'update_port');
     return this.core.mutate(async (tx, changes) => {
       const r = await this.core.port(tx, p, id);
       const host = req.host === undefined ? r.host : req.host;
@@ -193,7 +194,7 @@ export class Ports {
       if (!row) throw new NotFoundError('Port', id);
       if (host !== r.host) await this.core.portLeft(tx, changes, r);
       await this.core.portAdded(tx, changes, n, host, r.id, joined);
-      return this.core.portBody(tx, row);
+      return withoutBinding(p, await this.core.portBody(tx, row));
     });
   }
 

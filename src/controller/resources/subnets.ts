@@ -42,7 +42,11 @@ export async function insertSubnet(tx: StoreTx, project: string | null, n: Netwo
   if (spec.ipVersion !== undefined && spec.ipVersion !== family) throw new BadRequestError('ip_version', `${spec.ipVersion} does not match the IPv${family} cidr ${cidr}`);
   if (n.public === 0) {
     const taken = await tx.privateCidrOwner(cidr);
-    if (taken !== undefined) throw new ConflictError(`CIDR ${cidr} is already in use by network ${taken}`);
+    // another project's network is neither named nor counted: only that the CIDR is taken
+    if (taken !== undefined) {
+      const own = (await tx.network(taken))?.project === project;
+      throw new ConflictError(own ? `CIDR ${cidr} is already in use by network ${taken}` : `CIDR ${cidr} is already in use by another project`);
+    }
   }
   // no two subnets of a network overlap, nor any two of the routed public networks (their
   // addresses are routed to hosts by /32 and /128 from one table per uplink)
