@@ -14,6 +14,8 @@ export const controllerConfigSchema = z
     listen: z.string().regex(/^[^:]+:\d+$/, 'host:port').default('127.0.0.1:9696'),
     database: z.string().min(1).default('/var/lib/plumb/controller.db'),
     auth: z.enum(['basic', 'none']).default('basic'),
+    /** failed logins allowed per user name and per source address within the window; then 429 */
+    loginLimit: z.object({ failures: z.number().int().min(1).default(10), windowSeconds: z.number().int().min(1).max(86_400).default(60) }).strict().default({ failures: 10, windowSeconds: 60 }),
     /** API request bodies above this many bytes are refused (413) before they are read */
     maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
     nats: z.object({ url: z.string().regex(/^(nats|tls):\/\/.+/, 'a nats:// or tls:// URL'), seedFile: z.string().min(1) }).strict().optional(),

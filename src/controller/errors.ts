@@ -96,6 +96,25 @@ export class OverQuotaError extends ApiError {
   }
 }
 
+/** 429: too many failed logins; Retry-After says when to come back. */
+export class TooManyRequestsError extends ApiError {
+  readonly status = 429;
+  readonly type = 'TooManyRequests';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The client went away before its request was read: nobody to answer, and not plumb's fault. */
+export class ClientAbortedError extends PlumbError {
+  constructor() {
+    super('the client closed the connection before its request was read');
+  }
+}
+
 /** 413: a request body over the configured limit, refused before it is read. */
 export class BodyTooLargeError extends ApiError {
   readonly status = 413;

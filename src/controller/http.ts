@@ -4,9 +4,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { errorMessage } from '../util/errors.js';
-import type { Principal } from './auth.js';
+import type { Authenticate } from './auth.js';
 import { shown } from './api/decode.js';
-import { ApiError, BadRequestError, BodyTooLargeError, ConflictError, NotFoundError } from './errors.js';
+import { ApiError, BadRequestError, BodyTooLargeError, ClientAbortedError, ConflictError, NotFoundError, TooManyRequestsError } from './errors.js';
 import type { Route } from './routes.js';
 import { StoreInvariantError } from './store-errors.js';
 
@@ -40,7 +40,11 @@ function readRaw(req: IncomingMessage, limit: number): Promise<string> {
     };
     req.on('data', onData);
     req.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString() : Buffer.concat(chunks).toString()));
-    req.once('error', reject);
+    // a client gone mid-body: 'error' (ECONNRESET, "aborted") or a close before the end
+    req.once('error', () => reject(new ClientAbortedError()));
+    req.once('close', () => {
+      if (!req.complete) reject(new ClientAbortedError());
+    });
   });
 }
 
@@ -69,7 +73,10 @@ function splitUrl(url: string): { path: string; query: URLSearchParams } {
   return { path, query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) };
 }
 
-export function createApiServer(table: Route[], authenticate: (h: string | undefined) => Principal, log: Logger, opts: ApiServerOptions = {}): Server {
+/** nginx's code for a request the client abandoned: counted apart from every answer plumb gives */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+export function createApiServer(table: Route[], authenticate: Authenticate, log: Logger, opts: ApiServerOptions = {}): Server {
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   return createServer((req: IncomingMessage, res: ServerResponse) => {
     const send = (code: number, payload: unknown): void => {
@@ -92,16 +99,23 @@ export function createApiServer(table: Route[], authenticate: (h: string | undef
           send(405, { NeutronError: { type: 'HTTPMethodNotAllowed', message: `${req.method} is not allowed on ${shown(path)}`, detail: '' } });
           return;
         }
-        const p = path === '' || path === '/v2.0' ? { user: '', project: '', admin: false, service: false } : authenticate(req.headers.authorization);
+        const p = path === '' || path === '/v2.0' ? { user: '', project: '', admin: false, service: false } : authenticate(req.headers.authorization, req.socket.remoteAddress ?? '');
         const params = (route.pattern.exec(path) ?? []).slice(1).map(decodeSegment);
         const body = req.method === 'POST' || req.method === 'PUT' ? await readBody(req, limit) : {};
         const out: unknown = await route.handler({ p, params, query, body });
         send(req.method === 'DELETE' ? 204 : req.method === 'POST' ? 201 : 200, req.method === 'DELETE' ? undefined : out);
       } catch (caught) {
+        if (caught instanceof ClientAbortedError) {
+          log.info({ method: req.method, url: req.url }, 'client closed the request before sending all of it');
+          opts.onRequest?.(req.method ?? '', CLIENT_CLOSED_REQUEST);
+          res.destroy();
+          return;
+        }
         // the store's own invariant checks (its last line of defence) are conflicts, not bugs
         const err = caught instanceof StoreInvariantError ? new ConflictError(caught.message) : caught;
         if (err instanceof ApiError) {
           if (err.status === 401) res.setHeader('www-authenticate', 'Basic realm="plumb"');
+          if (err instanceof TooManyRequestsError) res.setHeader('retry-after', String(err.retryAfterSeconds));
           send(err.status, { NeutronError: { type: err.type, message: err.message, detail: err.detail } });
         } else {
           log.error({ err: errorMessage(err), url: req.url }, 'request failed');

@@ -7,6 +7,7 @@ import { DesiredStatePublisher } from '../bus/publisher.js';
 import { closeBus } from '../bus/close.js';
 import { controllerMetrics, startMetricsServer } from '../metrics/registry.js';
 import { authenticator } from './auth.js';
+import { LoginThrottle } from './login-throttle.js';
 import type { ControllerConfig } from './config.js';
 import { controllerHooks } from './controller-hooks.js';
 import type { ControllerHooks } from '../state/controller-hooks.js';
@@ -31,7 +32,8 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
   const metrics = controllerMetrics(undefined, hooks, () => store.read((r) => r.portsByStatus()));
   const [host, portText] = [cfg.listen.slice(0, cfg.listen.lastIndexOf(':')), cfg.listen.slice(cfg.listen.lastIndexOf(':') + 1)];
   let url = '';
-  const server: Server = createApiServer(routes(service, hooks, () => url), authenticator(cfg), log, { maxBodyBytes: cfg.maxBodyBytes, onRequest: (method, code) => metrics.requests.inc({ method, code: String(code) }) });
+  const throttle = new LoginThrottle({ ...cfg.loginLimit, onThrottled: (by) => metrics.loginsThrottled.inc({ by }) });
+  const server: Server = createApiServer(routes(service, hooks, () => url), authenticator(cfg, throttle), log, { maxBodyBytes: cfg.maxBodyBytes, onRequest: (method, code) => metrics.requests.inc({ method, code: String(code) }) });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(Number(portText), host, resolve);

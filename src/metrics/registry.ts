@@ -58,7 +58,8 @@ export function controllerMetrics(registry = new Registry(), hooks?: Pick<Contro
           }
         : {}),
     }),
-    requests: new Counter({ name: 'plumb_controller_http_requests_total', help: 'API requests by method and status code', labelNames: ['method', 'code'], registers: [registry] }),
+    requests: new Counter({ name: 'plumb_controller_http_requests_total', help: 'API requests by method and status code (499: the client went away before its request was read)', labelNames: ['method', 'code'], registers: [registry] }),
+    loginsThrottled: new Counter({ name: 'plumb_controller_logins_throttled_total', help: 'Logins refused with 429 after too many failures, by what was over the limit (user, address)', labelNames: ['by'], registers: [registry] }),
   };
 }
 

@@ -52,7 +52,7 @@ beforeAll(async () => {
   publisher = new DesiredStatePublisher(controller, hooks);
   await publisher.start();
   configPath = join(tempDir(), 'agent.yaml');
-  writeFileSync(configPath, `host: h1\nnetns: ${host}\nnats:\n  url: ${server.url}\n  seedFile: ${seedPath(server.credsDir, 'h1')}\nheartbeatSeconds: 1\n`);
+  writeFileSync(configPath, `host: h1\nnetns: ${host}\nnats:\n  url: ${server.url}\n  seedFile: ${seedPath(server.credsDir, 'h1')}\nveth:\n  netnsAllowed: [${vmA}, ${vmB}]\nheartbeatSeconds: 1\n`);
 });
 
 afterAll(async () => {

@@ -1,8 +1,12 @@
 // Issue 26: one project can never reach into another. Each finding of the outside probe, as a
 // well-formed request with bad intent, over real HTTP on loopback; each failed on the code before.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import { freePort } from '../../src/bus/nats-server.js';
+import { LoginThrottle } from '../../src/controller/login-throttle.js';
 import type { RunningController } from '../../src/controller/server.js';
 import { validateHostState } from '../../src/state/validate.js';
+import { until } from '../helpers/until.js';
 import { ALICE, caller, testController } from './fixture.js';
 
 let ctl: RunningController;
@@ -210,4 +214,63 @@ describe('MAC prefixes come from a pool (finding 6)', () => {
     expect(full.status).toBe(409);
     expect(full.body.NeutronError).toMatchObject({ type: 'PoolExhausted', message: 'No free MAC prefix under aa (all 65,535 are held by MAC_FILTERED networks)' });
   }, 60_000);
+});
+
+describe('smaller things (finding 6)', () => {
+  it('a client that goes away mid-body is counted as 499 and logged as such, never as a 5xx', async () => {
+    const port = await freePort();
+    const own = await testController({ metrics: { listen: `127.0.0.1:${port}` } });
+    try {
+      const url = new URL(own.url);
+      const sock = connect(Number(url.port), url.hostname);
+      await new Promise<void>((r) => sock.once('connect', () => r()));
+      const auth = Buffer.from('alice:pw-a').toString('base64');
+      sock.write(`POST /v2.0/networks HTTP/1.1\r\nhost: x\r\nauthorization: Basic ${auth}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"network": {"na`);
+      await new Promise((r) => setTimeout(r, 50));
+      sock.destroy();
+      const metrics = await until(async () => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return /plumb_controller_http_requests_total\{method="POST",code="499"\} 1/.test(text) ? text : undefined;
+      }, 5_000);
+      expect(metrics).not.toMatch(/code="5\d\d"/);
+      // and nothing was made
+      expect((await caller(own.url, 'alice', 'pw-a')('GET', '/v2.0/networks')).body.networks.map((n: { name: string }) => n.name)).toEqual(['public']);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('failed logins are limited per user and per address: 429 with Retry-After, counted in the metrics', async () => {
+    const port = await freePort();
+    const own = await testController({ metrics: { listen: `127.0.0.1:${port}` }, loginLimit: { failures: 3, windowSeconds: 60 } });
+    try {
+      const wrong = caller(own.url, 'alice', 'guess');
+      for (let i = 0; i < 3; i++) expect((await wrong('GET', '/v2.0/networks')).status).toBe(401);
+      const limited = await fetch(`${own.url}/v2.0/networks`, { headers: { authorization: `Basic ${Buffer.from('alice:guess').toString('base64')}` } });
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(((await limited.json()) as { NeutronError: { type: string; message: string } }).NeutronError).toMatchObject({ type: 'TooManyRequests', message: expect.stringMatching(/^Too many failed logins for this user; try again in \d+ s$/) });
+      // even the right password waits: the guesser must not learn it by the answer
+      expect((await caller(own.url, 'alice', 'pw-a')('GET', '/v2.0/networks')).status).toBe(429);
+      // another user from the same (loopback) address is over the address's limit too
+      expect((await caller(own.url, 'bob', 'pw-b')('GET', '/v2.0/networks')).status).toBe(429);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(text).toMatch(/plumb_controller_logins_throttled_total\{by="user"\} 2/);
+      expect(text).toMatch(/plumb_controller_logins_throttled_total\{by="address"\} 1/);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('the limit holds per key and lapses when the oldest failure leaves the window (injected clock)', () => {
+    let now = 0;
+    const t = new LoginThrottle({ failures: 2, windowSeconds: 10, now: () => now });
+    t.fail('alice', '10.0.0.1');
+    now = 4_000;
+    t.fail('alice', '10.0.0.2');
+    expect(() => t.check('alice', '10.0.0.3')).toThrow(/this user; try again in 6 s/);
+    expect(() => t.check('bob', '10.0.0.1')).not.toThrow(); // each address failed once
+    now = 10_001;
+    expect(() => t.check('alice', '10.0.0.3')).not.toThrow();
+  });
 });
