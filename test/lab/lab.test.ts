@@ -5,13 +5,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { run } from '../helpers/run.js';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { api, bindPort, waitForController } from '../../src/lab/controller.js';
+import { api, bindPort, LAB_ADMIN, LAB_ADMIN_PASSWORD, waitForController } from '../../src/lab/controller.js';
 import { hostLinks, natsPort, startDaemon, stopDaemon, tapName, waitConverged, waitListening } from '../../src/lab/drills.js';
 import { LAB_AGENT_METRICS } from '../../src/lab/layout.js';
 import { join } from 'node:path';
 
 const repo = new URL('../..', import.meta.url).pathname;
 const plumb = (...args: string[]) => run(process.execPath, [join(repo, 'bin', 'plumb.js'), ...args], { timeoutMs: 240_000 });
+const asAdmin = (...args: string[]) => run(process.execPath, [join(repo, 'bin', 'plumb.js'), ...args], { timeoutMs: 240_000, env: { ...process.env, PLUMB_USER: LAB_ADMIN, PLUMB_PASSWORD: LAB_ADMIN_PASSWORD } });
 const labNamespaces = () => (existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith('plab-')) : []);
 
 afterAll(async () => {
@@ -30,9 +31,13 @@ describe('the local lab', () => {
   }, 120_000);
 
   it('the CLI and openstack read the lab env file; both hosts report', async () => {
+    // the agents list (host names, underlay addresses) is the operator's: the demo user of the
+    // env file gets 403, the lab's admin sees both hosts
+    const asDemo = await plumb('host', 'list');
+    expect(asDemo.stderr.trim()).toBe('(403) The agents list is for administrators only (admin role required)');
     let hosts = '';
     for (let i = 0; i < 50 && !/h1\s+alive[\s\S]*h2\s+alive/.test(hosts); i++) {
-      hosts = (await plumb('host', 'list')).stdout;
+      hosts = (await asAdmin('host', 'list')).stdout;
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(hosts).toMatch(/h1\s+alive\s+underlay 10\.90\.0\.1/);
