@@ -4,7 +4,6 @@
 // triggers call cidrsOverlap and poolsProblem), so no path around the service can break them.
 import ipaddr from 'ipaddr.js';
 import { addressFromValue, addressValue, type Pool } from './ipam.js';
-import { normalizeAddress } from '../util/ip.js';
 
 /** A problem with one field: its name (a path such as allocation_pools[1].start) and why. */
 export interface FieldProblem {
@@ -25,17 +24,6 @@ export function isStrictCidr(s: string): boolean {
   const [addr, len] = [s.slice(0, slash), s.slice(slash + 1)];
   if (!isStrictAddress(addr) || !/^\d{1,3}$/.test(len)) return false;
   return Number(len) <= (addr.includes(':') ? 128 : 32);
-}
-
-/** The one spelling of a strict address: dotted quad, or IPv6 compressed in lower case. */
-export function canonicalAddress(s: string): string {
-  return normalizeAddress(s);
-}
-
-/** The one spelling of a strict CIDR: its address canonical, its prefix decimal without leading zeros. */
-export function canonicalCidr(s: string): string {
-  const slash = s.indexOf('/');
-  return `${normalizeAddress(s.slice(0, slash))}/${Number(s.slice(slash + 1))}`;
 }
 
 interface Range {

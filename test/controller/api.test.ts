@@ -3,21 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningController } from '../../src/controller/server.js';
 import { validateHostState } from '../../src/state/validate.js';
-import { caller, testController } from './fixture.js';
+import { ALICE, caller, identities, testController } from './fixture.js';
 
 let ctl: RunningController;
-let alice: ReturnType<typeof caller>;
-let bob: ReturnType<typeof caller>;
-let admin: ReturnType<typeof caller>;
-let nova: ReturnType<typeof caller>;
-const ALICE = 's0m3-u53r-1d';
+let alice: ReturnType<typeof caller>, bob: ReturnType<typeof caller>, admin: ReturnType<typeof caller>, nova: ReturnType<typeof caller>;
 
 beforeAll(async () => {
   ctl = await testController();
-  alice = caller(ctl.url, 'alice', 'pw-a');
-  bob = caller(ctl.url, 'bob', 'pw-b');
-  admin = caller(ctl.url, 'admin', 'a');
-  nova = caller(ctl.url, 'nova', 'pw-n');
+  ({ alice, bob, admin, nova } = identities(ctl.url));
 });
 afterAll(async () => ctl?.close());
 

@@ -38,3 +38,8 @@ export function caller(url: string, user: string, password: string) {
     return { status: res.status, body: text ? (JSON.parse(text) as Record<string, any>) : {} };
   };
 }
+
+/** The fixture's four identities: two projects, the operator and the VM manager (service role). */
+export function identities(url: string) {
+  return { alice: caller(url, 'alice', 'pw-a'), bob: caller(url, 'bob', 'pw-b'), admin: caller(url, 'admin', 'a'), nova: caller(url, 'nova', 'pw-n') };
+}

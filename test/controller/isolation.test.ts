@@ -7,13 +7,10 @@ import { LoginThrottle } from '../../src/controller/login-throttle.js';
 import type { RunningController } from '../../src/controller/server.js';
 import { validateHostState } from '../../src/state/validate.js';
 import { until } from '../helpers/until.js';
-import { ALICE, caller, testController } from './fixture.js';
+import { ALICE, caller, identities, testController } from './fixture.js';
 
 let ctl: RunningController;
-let alice: ReturnType<typeof caller>;
-let bob: ReturnType<typeof caller>;
-let admin: ReturnType<typeof caller>;
-let nova: ReturnType<typeof caller>;
+let alice: ReturnType<typeof caller>, bob: ReturnType<typeof caller>, admin: ReturnType<typeof caller>, nova: ReturnType<typeof caller>;
 let aliceNet = '';
 
 const message = (r: { body: Record<string, any> }): string => r.body.NeutronError?.message as string;
@@ -23,10 +20,7 @@ beforeAll(async () => {
   ctl = await testController({
     publicNetworks: [{ name: 'public', uplink: 'pub0', routingTable: 100, subnets: [{ cidr: '192.168.3.0/24', gateway: '192.168.3.1', allocationPools: [{ start: '192.168.3.5', end: '192.168.3.20' }] }, { cidr: '2001:db8:100::/64', gateway: '2001:db8:100::1' }] }],
   });
-  alice = caller(ctl.url, 'alice', 'pw-a');
-  bob = caller(ctl.url, 'bob', 'pw-b');
-  admin = caller(ctl.url, 'admin', 'a');
-  nova = caller(ctl.url, 'nova', 'pw-n');
+  ({ alice, bob, admin, nova } = identities(ctl.url));
   aliceNet = (await alice('POST', '/v2.0/networks', { network: { name: 'a-net' } })).body.network.id as string;
 });
 afterAll(async () => ctl?.close());

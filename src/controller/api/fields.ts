@@ -1,7 +1,8 @@
 // Field schemas shared by the request decoders. Messages are reasons that follow the field
 // name: "Invalid input for fixed_ips[0].ip_address. Reason: 'nope' is not an IP address."
 import { z } from 'zod';
-import { canonicalAddress, canonicalCidr, isStrictAddress, isStrictCidr } from '../ipam-rules.js';
+import { isStrictAddress, isStrictCidr } from '../ipam-rules.js';
+import { canonicalCidrOf, normalizeAddress } from '../../util/ip.js';
 import { shown } from './decode.js';
 
 const typed = (what: string) => ({ error: (iss: { input?: unknown }) => (iss.input === undefined ? 'is required' : `must be ${what}, not ${iss.input === null ? 'null' : Array.isArray(iss.input) ? 'a list' : typeof iss.input}`) });
@@ -21,11 +22,12 @@ export const bool = z.boolean(typed('true or false'));
 // spelling per address, and the answer shows it.
 export const ipAddress = text(64)
   .refine(isStrictAddress, { error: (iss) => `'${shown(iss.input)}' is not an IP address` })
-  .transform(canonicalAddress);
+  .transform((a) => normalizeAddress(a));
 
 export const cidr = text(64)
   .refine(isStrictCidr, { error: (iss) => `'${shown(iss.input)}' is not a CIDR (address/prefix-length)` })
-  .transform(canonicalCidr);
+  // a strict CIDR always has a canonical form
+  .transform((c) => canonicalCidrOf(c) as string);
 
 /** A project id as the config's users name them. */
 export const projectId = text(64).min(1, 'must not be empty');

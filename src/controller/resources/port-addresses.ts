@@ -58,6 +58,8 @@ export function floatingFamily(subnets: readonly SubnetRow[]): number {
   return subnets.some((s) => s.ip_version === 4) ? 4 : 6;
 }
 
+const otherFamily = (family: number): number => (family === 4 ? 6 : 4);
+
 /** A public port's addresses; see the file comment for the rules. */
 export async function publicAddresses(tx: StoreTx, cfg: ControllerConfig, owner: PortOwner, n: NetworkRow, portId: number, requested: PortSpec['fixedIps']): Promise<FixedIpRow[]> {
   const subnets = await tx.subnetsOf(n.id);
@@ -69,9 +71,9 @@ export async function publicAddresses(tx: StoreTx, cfg: ControllerConfig, owner:
   const riders = wants.filter((w) => w.s.ip_version !== family);
   if (floating.length === 0) {
     if (wants.length === 0) throw new PoolExhaustedError(`network ${n.id} has no subnet`);
-    throw new BadRequestError((riders[0] as { field: string }).field, `a public IPv${6 - family + 4} address comes only with an IPv${family} floating IP on the same port; ask for both`);
+    throw new BadRequestError((riders[0] as { field: string }).field, `a public IPv${otherFamily(family)} address comes only with an IPv${family} floating IP on the same port; ask for both`);
   }
-  if (riders.length > 1) throw new BadRequestError((riders[1] as { field: string }).field, `a port holds at most one public IPv${6 - family + 4} address`);
+  if (riders.length > 1) throw new BadRequestError((riders[1] as { field: string }).field, `a port holds at most one public IPv${otherFamily(family)} address`);
   const out: FixedIpRow[] = [];
   const take = async (s: SubnetRow, ip: string): Promise<void> => {
     if (out.some((o) => o.ip === ip) || (await tx.fixedIpInUse(s.id, ip))) throw new IpAddressInUseError(ip);

@@ -3,8 +3,7 @@
 // state, and a VXLAN network's object on the hosts that share it.
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../auth.js';
-import type { CreatePortRequest, UpdatePortRequest } from '../api/port-requests.js';
-import type { BindingProfile } from '../api/port-requests.js';
+import type { BindingProfile, CreatePortRequest, UpdatePortRequest } from '../api/port-requests.js';
 import { BadRequestError, IpAddressInUseError, MacAddressInUseError, NotFoundError, OverQuotaError, PoolExhaustedError } from '../errors.js';
 import { requireBinder, requireOwnerChoice, seesAllPorts, withoutBinding } from '../policy.js';
 import { netnsAllowed } from '../../state/netns-allow.js';
