@@ -36,7 +36,7 @@ export const controllerConfigSchema = z
       .default({ defaultType: 'MAC_FILTERED', enabledTypes: ['MAC_FILTERED'], cidrRange: '192.168.0.0/16', vniRange: [5000, 5999], vlanRange: [100, 199], macPrefixPool: 'aa' }),
     /** How ports are plugged on hosts: taps for QEMU/KVM, or veths into per-device namespaces (the lab). */
     portBinding: z
-      .union([z.object({ kind: z.literal('tap') }).strict(), z.object({ kind: z.literal('veth'), netnsTemplate: z.string().includes('{device_id}') }).strict()])
+      .union([z.object({ kind: z.literal('tap') }).strict(), z.object({ kind: z.literal('veth'), /** {device_id}, and {project} to keep projects' devices of one id apart */ netnsTemplate: z.string().includes('{device_id}') }).strict()])
       .default({ kind: 'tap' }),
     /** What binding:profile may name: the namespaces a veth's peer may go into ('*' matches any run). */
     bindingProfile: z.object({ netnsAllowed: z.array(z.string().regex(NETNS_PATTERN, "a namespace name, '*' for any run of characters")).default([]) }).strict().default({ netnsAllowed: [] }),

@@ -7,6 +7,7 @@ import type { ControllerConfig } from './config.js';
 import type { HostMetaDoc, HostObjects, NetworkDoc, PortDoc } from '../state/controller-hooks.js';
 import type { FixedIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
 import type { StoreReader } from './store.js';
+import { portPlug, type BindingProfileDoc } from './port-plug.js';
 import type { HostStateInput } from '../state/schema.js';
 
 export function metaDoc(cfg: ControllerConfig, hostId: string, host: HostRow | undefined): HostMetaDoc {
@@ -46,10 +47,8 @@ export function networkDoc(cfg: ControllerConfig, n: NetworkRow, subnetRows: Sub
 }
 
 export function portDoc(cfg: ControllerConfig, p: PortRow, ips: readonly FixedIpRow[]): PortDoc {
-  const binding = cfg.portBinding;
-  const profile = JSON.parse(p.profile) as { kind?: string; netns?: string; peer_name?: string };
-  const veth = profile.kind === 'veth' || (profile.kind === undefined && binding.kind === 'veth');
-  const netns = profile.netns ?? (binding.kind === 'veth' ? binding.netnsTemplate.replace('{device_id}', p.device_id) : undefined);
+  const profile = JSON.parse(p.profile) as BindingProfileDoc;
+  const { veth, netns } = portPlug(cfg, p.project, p.device_id, profile);
   return {
     id: String(p.id),
     network: String(p.network_id),

@@ -283,6 +283,7 @@ export class SqliteStore implements ControllerStore {
       },
       vteps: (networkId, exceptHost) => ok(all<{ u: string }>('SELECT DISTINCT h.underlay u FROM ports p JOIN hosts h ON h.id = p.host WHERE p.network_id = ? AND p.host != ? AND h.underlay IS NOT NULL', networkId, exceptHost).map((r) => r.u)),
       portsByStatus: () => ok(Object.fromEntries(all<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM ports GROUP BY status').map((r) => [r.status, r.n]))),
+      deviceProjects: (deviceId) => ok(all<{ project: string | null }>('SELECT DISTINCT project FROM ports INDEXED BY ports_device WHERE device_id = ? AND host IS NOT NULL', deviceId).map((r) => r.project)),
       deviceHost: (deviceId, project) =>
         ok(
           (project === undefined

@@ -121,6 +121,8 @@ export interface StoreReader {
   portsByStatus(): Promise<Record<string, number>>;
   /** the host of one of the device's bound ports (within the project, unless undefined) */
   deviceHost(deviceId: string, project: string | undefined): Promise<string | null>;
+  /** the projects with bound ports of this device id (null: public objects) */
+  deviceProjects(deviceId: string): Promise<(string | null)[]>;
   fixedIps(portId: number): Promise<FixedIpRow[]>;
   fixedIpsOf(portIds: number[]): Promise<Map<number, FixedIpRow[]>>;
   fixedIpInUse(subnetId: number, ip: string): Promise<boolean>;

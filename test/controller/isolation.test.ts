@@ -82,6 +82,41 @@ describe('binding attributes are for the VM manager only (finding 1)', () => {
   });
 });
 
+describe("a device's namespace is its project's (finding 1, the lab's veth binding)", () => {
+  const bindVm1 = (own: RunningController, project: string): Promise<{ status: number; body: Record<string, any> }> =>
+    identities(own.url).nova('POST', '/v2.0/ports', { port: { network_id: '1', project_id: project, device_id: 'vm1', 'binding:host_id': 'h1' } });
+
+  it('without {project} in the template, another project cannot bind a device whose namespace a project uses', async () => {
+    const own = await testController({ portBinding: { kind: 'veth', netnsTemplate: 'vm-{device_id}' } });
+    try {
+      expect((await bindVm1(own, ALICE)).status).toBe(201);
+      const bob = await bindVm1(own, 'other-project');
+      expect(bob.status).toBe(409);
+      expect(message(bob)).toBe("device_id 'vm1' would put this port into namespace vm-vm1, which a device of that id in another project uses (portBinding.netnsTemplate has no {project})");
+      // moving an unbound port there is refused the same way
+      const unbound = await identities(own.url).bob('POST', '/v2.0/ports', { port: { network_id: '1', device_id: 'vm1' } });
+      expect((await identities(own.url).nova('PUT', `/v2.0/ports/${unbound.body.port.id}`, { port: { 'binding:host_id': 'h2' } })).status).toBe(409);
+      const h1 = validateHostState(await own.hooks.desiredState('h1'));
+      expect(h1.state.ports.map((p) => p.veth?.netns)).toEqual(['vm-vm1']);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('with {project} in the template, each project gets its own namespace', async () => {
+    const own = await testController({ portBinding: { kind: 'veth', netnsTemplate: 'vm-{project}-{device_id}' } });
+    try {
+      expect((await bindVm1(own, ALICE)).status).toBe(201);
+      expect((await bindVm1(own, 'other-project')).status).toBe(201);
+      const h1 = validateHostState(await own.hooks.desiredState('h1'), { netnsAllowed: ['vm-*'] });
+      expect(h1.rejections).toEqual([]);
+      expect(h1.state.ports.map((p) => p.veth?.netns).sort()).toEqual(['vm-other-project-vm1', `vm-${ALICE}-vm1`]);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('a public address is a floating IP (finding 2)', () => {
   const usage = async (): Promise<number> => (await bob('GET', '/v2.0/quotas/other-project/details')).body.quota.floatingip.used as number;
 

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Principal } from '../auth.js';
 import type { BindingProfile, CreatePortRequest, UpdatePortRequest } from '../api/port-requests.js';
-import { BadRequestError, IpAddressInUseError, MacAddressInUseError, NotFoundError, OverQuotaError, PoolExhaustedError } from '../errors.js';
+import { BadRequestError, ConflictError, IpAddressInUseError, MacAddressInUseError, NotFoundError, OverQuotaError, PoolExhaustedError } from '../errors.js';
 import { requireBinder, requireOwnerChoice, seesAllPorts, withoutBinding } from '../policy.js';
 import { netnsAllowed } from '../../state/netns-allow.js';
 import { firstFree, firstSubnetPerFamily, publicAddresses, requestedSubnet, type PortOwner, type PortSpec } from './port-addresses.js';
@@ -14,6 +14,7 @@ import { portView } from '../rows.js';
 import { now, type Body, type ServiceCore } from '../service-core.js';
 import type { NewPort, StoreTx } from '../store.js';
 import { HEX } from './networks.js';
+import { portPlug, type BindingProfileDoc } from '../port-plug.js';
 
 /** Random octets from a pooled buffer (one getrandom per 4 KiB instead of one per MAC). */
 let randomPool = Buffer.alloc(0);
@@ -66,11 +67,24 @@ export class Ports {
       // without binding:host_id (which only binders may send), a NIC added to a device joins the
       // host where the VM manager put the device's other NICs
       const host = req.host !== undefined ? req.host : req.deviceId ? await tx.deviceHost(req.deviceId, project) : null;
+      if (host !== null) await this.refuseSharedNamespace(tx, project, req.deviceId, req.profile ?? {});
       const joined = await this.core.joinsVxlan(tx, n, host);
       const created = await this.insert(tx, owner, n, { ...req, host, profile: req.profile ?? {}, firewall: req.firewall ?? 'DISABLED' });
       await this.core.portAdded(tx, changes, n, host, created.row.id, joined);
       return withoutBinding(p, portView(created.row, created.ips));
     });
+  }
+
+  /**
+   * A port bound as a veth into a namespace derived from the device id alone (a netnsTemplate
+   * without {project}) must not land in a namespace another project's device of that id uses.
+   */
+  private async refuseSharedNamespace(tx: StoreTx, project: string | null, deviceId: string, profile: BindingProfileDoc): Promise<void> {
+    const plug = portPlug(this.core.cfg, project, deviceId, profile);
+    if (!plug.sharedByDeviceId) return;
+    if ((await tx.deviceProjects(deviceId)).some((x) => x !== project)) {
+      throw new ConflictError(`device_id '${deviceId}' would put this port into namespace ${String(plug.netns)}, which a device of that id in another project uses (portBinding.netnsTemplate has no {project})`);
+    }
   }
 
   /** A veth profile may name only a namespace of the controller's allow-list (bindingProfile.netnsAllowed). */
@@ -187,6 +201,7 @@ export class Ports {
       const n = await tx.network(r.network_id);
       if (!n) throw new NotFoundError('Network', String(r.network_id));
       const joined = host !== r.host && (await this.core.joinsVxlan(tx, n, host));
+      if (host !== null && host !== r.host) await this.refuseSharedNamespace(tx, r.project, r.device_id, JSON.parse(r.profile) as BindingProfileDoc);
       // a host change is a (live) migration: the port leaves one host's state and joins another's
       await tx.updatePort(r.id, { host, firewallProfile: firewall, name: req.name, rebuild: host !== r.host || firewall !== r.firewall_profile, at: now() });
       const row = await tx.port(r.id);

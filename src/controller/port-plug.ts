@@ -1,0 +1,27 @@
+// How the agent plugs a port: a tap, or a veth whose peer goes into a namespace named by the
+// binding profile or derived from the controller's portBinding.netnsTemplate. The template may
+// hold {device_id} and {project}; without {project}, two projects' devices of one id would
+// share a namespace, so the controller refuses the second (ports.ts, sharedNamespace).
+import type { ControllerConfig } from './config.js';
+
+export interface BindingProfileDoc {
+  kind?: string;
+  netns?: string;
+  peer_name?: string;
+}
+
+export interface PortPlug {
+  veth: boolean;
+  netns: string | undefined;
+  /** the namespace comes from the template and names the device without its project */
+  sharedByDeviceId: boolean;
+}
+
+export function portPlug(cfg: ControllerConfig, project: string | null, deviceId: string, profile: BindingProfileDoc): PortPlug {
+  const binding = cfg.portBinding;
+  const veth = profile.kind === 'veth' || (profile.kind === undefined && binding.kind === 'veth');
+  if (profile.netns !== undefined || binding.kind !== 'veth') return { veth, netns: profile.netns, sharedByDeviceId: false };
+  const template = binding.netnsTemplate;
+  const netns = template.replace('{device_id}', deviceId).replace('{project}', project ?? '');
+  return { veth, netns, sharedByDeviceId: veth && !template.includes('{project}') };
+}
