@@ -181,6 +181,24 @@ describe('devices belong to projects (finding 3)', () => {
   });
 });
 
+describe('no shared limit one project can use up', () => {
+  it("the public network's device limit is not a pool the projects share (each is bounded by its floating-IP quota)", async () => {
+    const own = await testController({ quotas: { networks: 5, floatingIps: 3, devicesPerNetwork: 1 } });
+    try {
+      const { alice: a, bob: b } = identities(own.url);
+      expect((await b('POST', '/v2.0/ports', { port: { network_id: '1', device_id: 'b1' } })).status).toBe(201);
+      expect((await a('POST', '/v2.0/ports', { port: { network_id: '1', device_id: 'a1' } })).status).toBe(201);
+      // on a private network the limit holds
+      const net = (await a('POST', '/v2.0/networks', { network: { name: 'n' } })).body.network.id as string;
+      expect((await a('POST', '/v2.0/ports', { port: { network_id: net, device_id: 'a1' } })).status).toBe(201);
+      const over = await a('POST', '/v2.0/ports', { port: { network_id: net, device_id: 'a2' } });
+      expect([over.status, message(over)]).toEqual([413, "Limit for resource 'Devices per network' exceeded for your account. Available: 0, Requested: 1"]);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('one spelling per address (finding 4)', () => {
   it('CIDRs and addresses are answered, stored and compared canonically', async () => {
     const odd = await alice('POST', '/v2.0/networks', { network: { name: 'odd', cidr: '10.82.0.0/024' } });

@@ -101,8 +101,10 @@ export class Ports {
     // devices belong to projects: another project's ports never count against this device
     const mine = deviceId ? await tx.devicePorts(deviceId, owner.project) : [];
     const newDevice = !!deviceId && !mine.some((x) => x.networkId === n.id);
-    if (newDevice) {
-      // a device new on this network counts against the per-network device limit
+    // on a private network, a device new to it counts against the per-network device limit; the
+    // public network is every project's, and each project's share of it is already bounded by its
+    // floating-IP quota: a limit there would let one project use up the others'
+    if (newDevice && n.public === 0) {
       const devices = await tx.deviceCount(n.id);
       if (devices >= q.devicesPerNetwork) throw new OverQuotaError('Devices per network', q.devicesPerNetwork - devices);
     }
