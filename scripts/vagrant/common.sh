@@ -1,16 +1,11 @@
 #!/usr/bin/env bash
-# Every node: Node 20 and plumb from the synced folder (/opt/plumb), built, on PATH.
+# Every node: plumb from its Debian packages, built on the Vagrant host by the Vagrantfile's
+# trigger (scripts/package.sh --with-nodejs) and carried by the rsync synced folder; apt brings
+# their dependencies from the Debian mirror. Nothing is built on the node.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
+debs=/opt/plumb/scripts/vagrant/.debs
+ls "$debs"/plumb_*.deb "$debs"/nodejs_*.deb >/dev/null
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends ca-certificates curl gnupg iproute2 nftables busybox-static >/dev/null
-if ! command -v node >/dev/null || ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then
-  # Debian 12's own nodejs is 18: use the distribution's nodesource-free path if present, else npm's n
-  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-  npm install -g n >/dev/null && n 20 >/dev/null
-fi
-cd /opt/plumb
-npm ci --no-audit --no-fund --loglevel=error
-npm run --silent build
-ln -sf /opt/plumb/bin/plumb.js /usr/bin/plumb
-install -d -m 0755 /etc/plumb
+apt-get install -y -qq --no-install-recommends "$debs"/nodejs_*.deb "$debs"/plumb_*.deb busybox-static >/dev/null
+plumb --version

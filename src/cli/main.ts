@@ -1,10 +1,11 @@
 // `plumb`: one executable, subcommands registered by each area in src/cli/commands/.
 import { Command, CommanderError } from 'commander';
 import { PlumbError, errorMessage } from '../util/errors.js';
+import { PLUMB_VERSION } from '../util/version.js';
 
 const program = new Command('plumb')
   .description('plumb: host network agent and controller for virtualization clusters')
-  .version('0.1.0')
+  .version(PLUMB_VERSION)
   .showHelpAfterError()
   .exitOverride();
 

@@ -1,6 +1,6 @@
 // Controller configuration (YAML), validated with errors that name the field.
 import { z } from 'zod';
-import { loadConfigFile, parseConfig } from '../util/config-file.js';
+import { loadConfiguredFile, parseConfig } from '../util/config-file.js';
 import { cidr, ipAddress, ifname, macPrefix } from '../state/schema.js';
 import { NETNS_PATTERN } from '../state/netns-allow.js';
 
@@ -81,5 +81,5 @@ export function parseControllerConfig(raw: unknown): ControllerConfig {
 }
 
 export function loadControllerConfig(path: string): ControllerConfig {
-  return loadConfigFile(controllerConfigSchema, path, 'controller config');
+  return loadConfiguredFile(controllerConfigSchema, path, 'controller config');
 }

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Pool } from './ipam.js';
 import { cidrsOverlap, poolsProblem } from './ipam-rules.js';
+import { StoreSchemaNewerError } from './store-errors.js';
 
 export type Db = Database.Database;
 
@@ -84,6 +85,9 @@ function registerFunctions(db: Db): void {
   });
 }
 
+/** The schema version this plumb writes: a store at a higher one was migrated by a newer plumb. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
 export function openDb(path: string): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
@@ -92,6 +96,10 @@ export function openDb(path: string): Db {
   db.pragma('synchronous = NORMAL');
   registerFunctions(db);
   const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    db.close();
+    throw new StoreSchemaNewerError(path, version, SCHEMA_VERSION);
+  }
   for (let v = version; v < MIGRATIONS.length; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v] as string);

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { z } from 'zod';
-import { ValidationError, errorMessage } from './errors.js';
+import { PlumbError, ValidationError, errorMessage } from './errors.js';
 
 export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> {
   const r = schema.safeParse(raw ?? {});
@@ -14,12 +14,31 @@ export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown): z.inf
   return r.data;
 }
 
-export function loadConfigFile<S extends z.ZodType>(schema: S, path: string, what: string): z.infer<S> {
-  let raw: unknown;
+/**
+ * A config file that sets nothing (empty, or only comments): the state of the examples the Debian
+ * packages install, so that a unit enabled at install does not start before an operator edits it.
+ */
+export class NotConfiguredError extends PlumbError {
+  constructor(readonly path: string, what: string) {
+    super(`${path}: the ${what} sets nothing yet (every setting is commented out); edit it first`);
+  }
+}
+
+function readConfigFile(path: string, what: string): unknown {
   try {
-    raw = parse(readFileSync(path, 'utf8'));
+    return parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new ValidationError(path, `cannot read ${what}: ${errorMessage(err)}`);
   }
+}
+
+export function loadConfigFile<S extends z.ZodType>(schema: S, path: string, what: string): z.infer<S> {
+  return parseConfig(schema, readConfigFile(path, what));
+}
+
+/** Like loadConfigFile, but a file that sets nothing is NotConfiguredError rather than defaults. */
+export function loadConfiguredFile<S extends z.ZodType>(schema: S, path: string, what: string): z.infer<S> {
+  const raw = readConfigFile(path, what);
+  if (raw === null || raw === undefined) throw new NotConfiguredError(path, what);
   return parseConfig(schema, raw);
 }

@@ -1,11 +1,13 @@
 // The SQLite store's unit semantics (group commit with savepoints) and the kept device count
-// behind the per-network device limit.
+// behind the per-network device limit, and the refusal of a store from a newer plumb.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/controller/sqlite-store.js';
+import { SCHEMA_VERSION, openDb } from '../../src/controller/db.js';
+import { StoreSchemaNewerError } from '../../src/controller/store-errors.js';
 import type { RunningController } from '../../src/controller/server.js';
 import { logger } from '../../src/util/log.js';
 import { caller, testController } from './fixture.js';
@@ -106,5 +108,25 @@ describe('per-network device limit (a count kept by port create and delete)', ()
     const nics = await create('c');
     expect(nics.status).toBe(413);
     expect(nics.body.NeutronError.message).toBe("Limit for resource 'NICs per device' exceeded for your account. Available: 0, Requested: 1");
+  });
+});
+
+describe('schema versions', () => {
+  it('refuses a store migrated by a newer plumb, naming the file and both versions, and leaves it as it was', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'plumb-schema-'));
+    try {
+      const path = join(dir, 'controller.db');
+      openDb(path).close();
+      const raw = new Database(path);
+      raw.pragma(`user_version = ${SCHEMA_VERSION + 3}`);
+      raw.close();
+      expect(() => openDb(path)).toThrow(StoreSchemaNewerError);
+      expect(() => openDb(path)).toThrow(`${path}: the store's schema is version ${SCHEMA_VERSION + 3}, newer than this plumb's (${SCHEMA_VERSION}); it was migrated by a newer plumb, and a downgrade is refused.`);
+      const after = new Database(path, { readonly: true });
+      expect(after.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION + 3);
+      after.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

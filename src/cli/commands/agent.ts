@@ -1,4 +1,4 @@
-// `plumb agent plan|apply|run`: the one-shot and standalone modes of the host agent.
+// `plumb agent plan|apply|check-config|run`: the one-shot and standalone modes of the host agent.
 import type { Command } from 'commander';
 import { openKernelHandle } from '../../kernel/handle.js';
 import { describeOp } from '../../agent/ops.js';
@@ -9,6 +9,7 @@ import { loadAgentConfig } from '../../agent-config/load.js';
 import { agentConfigSchema, type AgentConfig } from '../../agent-config/schema.js';
 import { ValidationError } from '../../util/errors.js';
 import { serveUntilSignal } from '../until-signal.js';
+import { EXEC_CONDITION_HELP, checkConfig } from '../check-config.js';
 import { hostExtensions } from '../../agent/extensions.js';
 import { validateHostState } from '../../state/validate.js';
 import { ownerKey } from '../../agent/ownership.js';
@@ -81,6 +82,21 @@ export function registerAgentCommands(program: Command): void {
         handle.close();
       }
     });
+
+  agent
+    .command('check-config')
+    .requiredOption('--config <file>', 'agent config (YAML)')
+    .option('--exec-condition', EXEC_CONDITION_HELP)
+    .action((o: { config: string; execCondition?: boolean }) =>
+      checkConfig(
+        o.config,
+        () => {
+          const cfg = loadAgentConfig(o.config);
+          return `host ${cfg.host}, ${cfg.nats ? `NATS ${cfg.nats.url}` : `state file ${cfg.stateFile ?? '?'}`}`;
+        },
+        o.execCondition === true,
+      ),
+    );
 
   agent
     .command('run')

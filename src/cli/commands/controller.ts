@@ -4,6 +4,7 @@ import { loadControllerConfig } from '../../controller/config.js';
 import { startController } from '../../controller/server.js';
 import { hashPassword } from '../../controller/auth.js';
 import { serveUntilSignal } from '../until-signal.js';
+import { EXEC_CONDITION_HELP, checkConfig } from '../check-config.js';
 import { logger } from '../../util/log.js';
 
 export function registerControllerCommands(program: Command): void {
@@ -20,10 +21,17 @@ export function registerControllerCommands(program: Command): void {
   ctl
     .command('check-config')
     .requiredOption('--config <file>', 'controller config (YAML)')
-    .action((o: { config: string }) => {
-      const cfg = loadControllerConfig(o.config);
-      process.stdout.write(`${o.config}: valid (${cfg.publicNetworks.length} public networks, ${cfg.users.length} users, listen ${cfg.listen})\n`);
-    });
+    .option('--exec-condition', EXEC_CONDITION_HELP)
+    .action((o: { config: string; execCondition?: boolean }) =>
+      checkConfig(
+        o.config,
+        () => {
+          const cfg = loadControllerConfig(o.config);
+          return `${cfg.publicNetworks.length} public networks, ${cfg.users.length} users, listen ${cfg.listen}`;
+        },
+        o.execCondition === true,
+      ),
+    );
 
   ctl
     .command('hash-password')

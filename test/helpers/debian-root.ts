@@ -1,0 +1,77 @@
+// Throwaway Debian 12 hosts for the package tests: a copy of the cached debootstrap root
+// (scripts/debian-root.sh), entered with chroot, with /proc mounted for the time of the test
+// (debootstrap made /dev's nodes), unmounted, then deleted, by cleanup().
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const repo = new URL('../..', import.meta.url).pathname;
+export const DEBIAN_ROOT_CACHE = join(repo, '.cache', 'debian-root');
+
+/** What keeps the package tests from running here, or undefined. */
+export function debianRootUnavailable(): string | undefined {
+  for (const tool of ['debootstrap', 'dpkg-repack', 'chroot', 'dpkg-deb']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `${tool} is not installed (scripts/apt-packages.txt installs it)`;
+  }
+  if (spawnSync('dpkg-query', ['-W', 'nodejs']).status !== 0) return "this machine's Node.js is not the Debian package nodejs, which the throwaway root needs";
+  if (process.getuid?.() !== 0) return 'chroot and debootstrap need root';
+  return undefined;
+}
+
+/** The cached root, built on first use (debootstrap from the Debian mirror: about a minute). */
+export function cachedDebianRoot(): string {
+  const r = spawnSync('bash', [join(repo, 'scripts', 'debian-root.sh'), DEBIAN_ROOT_CACHE], { encoding: 'utf8', timeout: 15 * 60_000 });
+  if (r.status !== 0) throw new Error(`scripts/debian-root.sh failed (${r.status}): ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+export class ThrowawayRoot {
+  readonly dir: string;
+  readonly root: string;
+  private mounts: string[] = [];
+
+  constructor(cached: string) {
+    this.dir = mkdtempSync(join(tmpdir(), 'plumb-debroot-'));
+    this.root = join(this.dir, 'root');
+    must(spawnSync('cp', ['-a', cached, this.root], { encoding: 'utf8' }), 'copy the cached root');
+    must(spawnSync('mount', ['-t', 'proc', 'proc', join(this.root, 'proc')], { encoding: 'utf8' }), 'mount /proc');
+    this.mounts.push(join(this.root, 'proc'));
+    // no service starts inside a chroot, whatever a maintainer script asks (invoke-rc.d's policy)
+    writeFileSync(join(this.root, 'usr/sbin/policy-rc.d'), '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  }
+
+  /** Runs a shell command inside the root (as root, or as `user`). */
+  sh(command: string, opts: { user?: string; input?: string; timeoutMs?: number } = {}): SpawnSyncReturns<string> {
+    const who = opts.user ? [`--userspec=${opts.user}`] : [];
+    return spawnSync('chroot', [...who, this.root, '/bin/sh', '-c', command], {
+      encoding: 'utf8',
+      input: opts.input ?? '',
+      timeout: opts.timeoutMs ?? 120_000,
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', DEBIAN_FRONTEND: 'noninteractive', HOME: '/root' },
+    });
+  }
+
+  /** Like sh, but throws with the output unless it exits 0; returns stdout. */
+  ok(command: string, opts: { user?: string } = {}): string {
+    return must(this.sh(command, opts), command).stdout;
+  }
+
+  path(p: string): string {
+    return join(this.root, p);
+  }
+
+  cleanup(): void {
+    for (const m of this.mounts) spawnSync('umount', [m]);
+    this.mounts = [];
+    // never delete through a mount that is still there
+    const still = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(this.dir));
+    if (still.length > 0) throw new Error(`${this.dir}: still mounted, not deleted:\n${still.join('\n')}`);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function must(r: SpawnSyncReturns<string>, what: string): SpawnSyncReturns<string> {
+  if (r.status !== 0) throw new Error(`${what}: exit ${r.status ?? r.signal}\n${r.stdout}${r.stderr}`);
+  return r;
+}
