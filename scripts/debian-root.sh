@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A Debian 12 (bookworm) root built once with debootstrap from the Debian mirror apt already uses,
 # kept as a cache: the throwaway hosts of the package tests copy it, and a QEMU guest can boot
-# it with systemd as init. It has systemd, udev, iproute2, nftables and this machine's own nodejs
+# it with systemd as init. It has systemd, udev, iproute2, nftables, ping and this machine's own nodejs
 # package (Debian 12's nodejs is 18; plumb's packages need the Node they were built with),
 # repacked with dpkg-repack and installed, so nothing comes from outside Debian's registry.
 # Usage: scripts/debian-root.sh DIR   prints DIR/root once DIR/stamp says it is complete
@@ -11,7 +11,7 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 for tool in debootstrap dpkg-repack flock; do command -v "$tool" >/dev/null || { echo "debian-root: $tool is not installed (scripts/setup.sh installs it)" >&2; exit 2; }; done
 
-includes=adduser,iproute2,nftables,libsystemd0,ca-certificates,python3,systemd,systemd-sysv,udev,kmod,procps
+includes=adduser,iproute2,nftables,libsystemd0,ca-certificates,python3,systemd,systemd-sysv,udev,kmod,procps,iputils-ping
 node_version=$(dpkg-query -W -f='${Version}' nodejs 2>/dev/null) || { echo "debian-root: this machine's Node.js is not the Debian package nodejs" >&2; exit 2; }
 want="bookworm minbase $includes nodejs=$node_version"
 

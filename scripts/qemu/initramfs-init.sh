@@ -26,6 +26,9 @@ mkdir -p /newroot/mnt/ctl
 mount -t virtiofs ctl /newroot/mnt/ctl || fail "mount virtiofs ctl"
 echo "plumb-init: root ready at $(cut -d" " -f1 /proc/uptime)"
 stage2=$(sed -n 's/.*plumb_stage2=\([^ ]*\).*/\1/p' /proc/cmdline)
+# plumb_init: boot the shared root's own init (its systemd) instead of the harness's stage 2
+init=$(sed -n 's/.*plumb_init=\([^ ]*\).*/\1/p' /proc/cmdline)
 umount /proc /sys
+[ -z "$init" ] || exec switch_root /newroot "$init"
 exec switch_root /newroot /bin/sh "$stage2"
 fail "switch_root"

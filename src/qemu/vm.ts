@@ -1,6 +1,7 @@
 // One QEMU guest: Debian's cloud kernel + the harness initramfs, the host's root filesystem
 // shared read-only over virtiofs (so the guest runs the host's node, ip, nft and this checkout
-// without copying anything), a shell script to run, and optional NICs on existing taps.
+// without copying anything), a shell script to run, and optional NICs on existing taps. Or,
+// with `root` and `systemd`, a Debian root of its own booted with its systemd as PID 1.
 // The serial console is the result channel: the guest prints, the host reads QEMU's stdout.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,7 @@ import { ensureKernel } from './kernel.js';
 import { ensureInitramfs } from './initramfs.js';
 import { guestStage2, qemuBinary, runDir, virtiofsd } from './paths.js';
 import { GuestScriptError, GuestTimeoutError, VmStartError } from './errors.js';
+import { prepareSystemdRoot } from './systemd-root.js';
 import { logger } from '../util/log.js';
 
 const log = logger('qemu');
@@ -30,6 +32,12 @@ export interface GuestOptions {
   netns?: string;
   nics?: GuestNic[];
   memoryMb?: number;
+  /** A directory to boot as the guest's root instead of the host's own (under the same tmpfs overlay). */
+  root?: string;
+  /** Boot `root`'s own systemd as PID 1; the script then runs as a oneshot unit after multi-user.target. */
+  systemd?: boolean;
+  /** How long the boot may take until the script starts (default 60 s; systemd under TCG takes longer). */
+  bootTimeoutMs?: number;
 }
 
 export interface GuestResult {
@@ -93,6 +101,10 @@ export class Guest {
   static async start(opts: GuestOptions): Promise<Guest> {
     const kernel = ensureKernel();
     const initrd = await ensureInitramfs(kernel);
+    if (opts.systemd) {
+      if (!opts.root) throw new VmStartError(`guest ${opts.name}: systemd needs a root directory to boot (GuestOptions.root)`);
+      prepareSystemdRoot(opts.root, kernel);
+    }
     const dir = path.join(runDir, `${opts.name}-${randomBytes(3).toString('hex')}`);
     const ctl = path.join(dir, 'ctl');
     mkdirSync(ctl, { recursive: true });
@@ -103,7 +115,7 @@ export class Guest {
     const ctlSock = path.join(dir, 'ctl.sock');
     const daemons: ChildProcess[] = [];
     try {
-      daemons.push(await startVirtiofsd(rootSock, '/', 'always'));
+      daemons.push(await startVirtiofsd(rootSock, opts.root ?? '/', 'always'));
       daemons.push(await startVirtiofsd(ctlSock, ctl, 'none'));
     } catch (err) {
       for (const d of daemons) d.kill('SIGKILL');
@@ -114,6 +126,7 @@ export class Guest {
     const append = [
       'console=ttyS0', 'quiet', 'loglevel=3', 'panic=-1', 'net.ifnames=0',
       `plumb_stage2=${guestStage2}`, `plumb_name=${opts.name}`, `plumb_modules=${kernel.modulesDir}`,
+      ...(opts.systemd ? ['plumb_init=/lib/systemd/systemd'] : []),
     ].join(' ');
     const args = [
       '-accel', 'tcg', '-cpu', 'max', '-smp', '1', '-m', `${mem}`,
@@ -132,7 +145,7 @@ export class Guest {
     live.add(guest);
     log.info({ name: opts.name, qemuPid: qemu.pid, virtiofsdPids: daemons.map((d) => d.pid) }, 'guest started');
     // QEMU fails fast (bad tap, no memory); surface that as a start error, not a timeout.
-    const early = await Promise.race([guest.exited.then((c) => c), guest.waitFor(/PLUMB-GUEST-READY/, 60_000).then(() => null)]).catch((e: unknown) => e);
+    const early = await Promise.race([guest.exited.then((c) => c), guest.waitFor(/PLUMB-GUEST-READY/, opts.bootTimeoutMs ?? 60_000).then(() => null)]).catch((e: unknown) => e);
     if (typeof early === 'number') {
       guest.kill();
       throw new VmStartError(`QEMU for guest ${opts.name} exited with ${early} before boot: ${guest.tail()}`);

@@ -61,9 +61,23 @@ export class ThrowawayRoot {
     return join(this.root, p);
   }
 
-  cleanup(): void {
+  private unmount(): void {
     for (const m of this.mounts) spawnSync('umount', [m]);
     this.mounts = [];
+  }
+
+  /**
+   * Ready to boot in a guest: /proc unmounted (the guest must not see the host's), and the
+   * policy that kept services from starting in the chroot gone, so that maintainer scripts
+   * under the guest's systemd start, restart and stop units as on a real host.
+   */
+  makeBootable(): void {
+    this.unmount();
+    rmSync(join(this.root, 'usr/sbin/policy-rc.d'), { force: true });
+  }
+
+  cleanup(): void {
+    this.unmount();
     // never delete through a mount that is still there
     const still = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.split(' ')[4]?.startsWith(this.dir));
     if (still.length > 0) throw new Error(`${this.dir}: still mounted, not deleted:\n${still.join('\n')}`);
