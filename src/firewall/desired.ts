@@ -213,5 +213,8 @@ export function desiredFirewall(state: HostState): DesiredFirewall {
     ],
   };
 
-  return { tables: [bridge, inet, arp], skipped, needsBridgeNetfilter: profEnabled.length + profProtected.length > 0 };
+  // A host with nothing of plumb's on it has none of plumb's tables either: an empty desired state
+  // (`plumb agent apply` of one is how an operator takes a host's plumbing down) removes them.
+  const nothing = state.networks.length === 0 && state.ports.length === 0;
+  return { tables: nothing ? [] : [bridge, inet, arp], skipped, needsBridgeNetfilter: profEnabled.length + profProtected.length > 0 };
 }

@@ -3,7 +3,7 @@
 // few elements, whatever the port count); an atomic replace of a table whose rules or set
 // declarations differ (first start, upgrade, or a rule deleted or edited by hand).
 import type { LiveTables } from './listing.js';
-import { renderReplace, skeletonLines, tableKey, TABLE_NAME, type TableSpec } from './spec.js';
+import { NFT_FAMILIES, renderReplace, skeletonLines, tableKey, TABLE_NAME, type TableSpec } from './spec.js';
 import type { SetDelta } from './element-batch.js';
 
 export interface FirewallPlan {
@@ -11,6 +11,8 @@ export interface FirewallPlan {
   script: string;
   /** Tables replaced whole. */
   replaced: string[];
+  /** plumb tables deleted because none is desired. */
+  dropped: string[];
   added: number;
   deleted: number;
   /** The element changes of tables not replaced (the same content as their part of `script`). */
@@ -26,6 +28,7 @@ export function replaceAll(tables: TableSpec[]): FirewallPlan {
   return {
     script: tables.map(renderReplace).join(''),
     replaced: tables.map((t) => tableKey(t.family)),
+    dropped: [],
     added: 0,
     deleted: 0,
     deltas: [],
@@ -33,7 +36,7 @@ export function replaceAll(tables: TableSpec[]): FirewallPlan {
 }
 
 export function planFirewall(desired: TableSpec[], live: LiveTables): FirewallPlan {
-  const plan: FirewallPlan = { script: '', replaced: [], added: 0, deleted: 0, deltas: [] };
+  const plan: FirewallPlan = { script: '', replaced: [], dropped: [], added: 0, deleted: 0, deltas: [] };
   const parts: string[] = [];
   for (const t of desired) {
     const key = tableKey(t.family);
@@ -58,6 +61,13 @@ export function planFirewall(desired: TableSpec[], live: LiveTables): FirewallPl
     }
     // Deletions first: a port whose MAC or profile changed keeps its key in maps.
     parts.push(...dels.map((l) => `${l}\n`), ...adds.map((l) => `${l}\n`));
+  }
+  // plumb's tables that are live but not desired (the desired state became empty) go whole
+  const wanted = new Set(desired.map((t) => tableKey(t.family)));
+  for (const key of NFT_FAMILIES.map(tableKey)) {
+    if (wanted.has(key) || !live.has(key)) continue;
+    parts.push(`delete table ${key}\n`);
+    plan.dropped.push(key);
   }
   plan.script = parts.join('');
   return plan;

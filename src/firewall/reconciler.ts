@@ -17,7 +17,7 @@ import { NfnetlinkError } from './nfnetlink.js';
 import { nftRunner, type NftRunner } from './nft.js';
 import { ensureBridgeNetfilter } from './bridge-netfilter.js';
 import { rulesetGeneration } from './generation.js';
-import { skeletonLines, tableKey, type NftFamily, type TableSpec } from './spec.js';
+import { NFT_FAMILIES, skeletonLines, tableKey, type TableSpec } from './spec.js';
 import { BridgeNetfilterUnavailableError, NftCommandError } from './errors.js';
 
 export interface FirewallResult {
@@ -25,7 +25,6 @@ export interface FirewallResult {
   writes: number;
 }
 
-const FAMILIES: NftFamily[] = ['bridge', 'inet', 'arp'];
 
 /** Live tables as data, from specs we know are loaded. */
 function liveFromSpecs(tables: TableSpec[]): LiveTables {
@@ -102,13 +101,14 @@ export class FirewallReconciler {
       seenAt = undefined;
       await this.nft.run(['-f', '-'], replaceAll(desired.tables).script);
       plan.replaced = desired.tables.map((t) => tableKey(t.family));
+      plan.dropped = [];
     }
     writes++;
     // Our batch is one commit: if the generation moved by exactly one, nobody else wrote in
     // between and the live tables are now exactly `desired`.
     const after = rulesetGeneration(this.netns);
     this.known = seenAt !== undefined && after === ((seenAt + 1) >>> 0) ? { generation: after, tables: desired.tables } : undefined;
-    this.log.info({ replaced: plan.replaced, added: plan.added, deleted: plan.deleted }, 'port security rules updated');
+    this.log.info({ replaced: plan.replaced, dropped: plan.dropped, added: plan.added, deleted: plan.deleted }, 'port security rules updated');
     if (plan.replaced.length > 0) await this.recordPrintedSkeletons(desired.tables.filter((t) => plan.replaced.includes(tableKey(t.family))));
     if (deferred) throw deferred;
     return { writes };
@@ -119,7 +119,7 @@ export class FirewallReconciler {
    * replaces a table goes through `nft -f` (one batch too). Both are single transactions.
    */
   private async write(plan: FirewallPlan): Promise<void> {
-    if (plan.replaced.length === 0 && this.useNetlink) {
+    if (plan.replaced.length === 0 && plan.dropped.length === 0 && this.useNetlink) {
       try {
         applyElementBatch(this.netns, plan.deltas);
         return;
@@ -136,7 +136,7 @@ export class FirewallReconciler {
   /** Remove plumb's tables (agent shutdown with --cleanup, tests). Other tables stay. */
   async remove(): Promise<void> {
     this.known = undefined;
-    const script = FAMILIES.map((f) => `table ${tableKey(f)}\ndelete table ${tableKey(f)}\n`).join('');
+    const script = NFT_FAMILIES.map((f) => `table ${tableKey(f)}\ndelete table ${tableKey(f)}\n`).join('');
     await this.nft.run(['-f', '-'], script);
   }
 

@@ -5,6 +5,9 @@
 
 export type NftFamily = 'bridge' | 'inet' | 'arp';
 
+/** The families plumb keeps a table in. */
+export const NFT_FAMILIES: readonly NftFamily[] = ['bridge', 'inet', 'arp'];
+
 /** The name of every table plumb owns, one per family. */
 export const TABLE_NAME = 'plumb';
 

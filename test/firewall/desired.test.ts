@@ -153,4 +153,15 @@ describe('listing parser and planner', () => {
   it('creates missing tables', () => {
     expect(planFirewall(desired, new Map()).replaced).toEqual(['bridge plumb', 'inet plumb', 'arp plumb']);
   });
+
+  it("an empty desired state wants no table, and the plan deletes plumb's live ones, never another", () => {
+    expect(desiredFirewall(hostState([], [])).tables).toEqual([]);
+    // a network without ports still wants the tables (a MAC_FILTERED uplink is isolated by them)
+    expect(desiredFirewall(hostState([{ id: 'mfa', type: 'MAC_FILTERED', macPrefix: 'aa:00:01' }], [])).tables).toHaveLength(3);
+    const live = parseListing(listingOf(desired, 'table inet other {\n\tchain c {\n\t\ttcp dport 22 drop\n\t}\n}\n'));
+    const plan = planFirewall([], live);
+    expect(plan.dropped).toEqual(['bridge plumb', 'inet plumb', 'arp plumb']);
+    expect(plan.script).toBe('delete table bridge plumb\ndelete table inet plumb\ndelete table arp plumb\n');
+    expect(planFirewall([], new Map()).script).toBe('');
+  });
 });

@@ -4,8 +4,9 @@
 // `systemctl start` returns because READY=1 arrived; the agent plumbs two VMs (namespaces) that
 // ping each other, and keeps pinging while the next package version is installed and
 // try-restarts the agent, whose first pass then writes nothing; the controller runs as user
-// plumb and serves the API; `dpkg -r` stops both and leaves the VMs' network up; purge removes
-// /etc/plumb and the store.
+// plumb and serves the API; `dpkg -r` stops both and leaves the VMs' network up; installed
+// again, the kept config stays and the unit stays down; the documented clean-up (apply an empty
+// state) removes what the agent made; purge removes /etc/plumb and the store.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, copyFileSync } from 'node:fs';
@@ -109,6 +110,16 @@ dpkg -r plumb-agent plumb-controller plumb > /tmp/dpkg.log 2>&1 || { cat /tmp/dp
 r removed "agent-running=$(pgrep -f 'plumb.js agent run' >/dev/null && echo yes || echo no) controller-running=$(pgrep -f 'plumb.js controller run' >/dev/null && echo yes || echo no) config=$([ -f /etc/plumb/agent.yaml ] && echo kept || echo gone) store=$([ -f /var/lib/plumb/controller.db ] && echo kept || echo gone)"
 ip link show plumbmf0 >/dev/null && r removed-bridge kept
 ip netns exec vm-a ping -n -q -c 3 -W 5 192.168.2.11 >/dev/null && r ping-after-remove ok
+
+# installed again: the kept config is used as it is, and the unit comes back enabled but stays down
+dpkg -i /var/cache/plumb-next/*.deb > /tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; exit 1; }
+r reinstalled "$(systemctl is-enabled plumb-agent) $(prop plumb-agent ActiveState) config=$(grep -c 'stateFile: /etc/plumb/state.json' /etc/plumb/agent.yaml)"
+
+# taking down what the agent made, as docs/operations.md says: apply an empty state
+echo '{"schemaVersion":1,"generation":1,"host":{"name":"guest"},"networks":[],"ports":[]}' > /tmp/empty.json
+plumb agent apply --state /tmp/empty.json > /tmp/apply.log 2>&1 || { cat /tmp/apply.log; exit 1; }
+r cleaned "bridge=$(ip link show plumbmf0 >/dev/null 2>&1 && echo left || echo gone) vm-port=$(ip -n vm-a link show eth0 >/dev/null 2>&1 && echo left || echo gone) plumb-links=$(ip -o link show | grep -c 'alias plumb:' || true) nft-tables=$(nft list tables | grep -c plumb || true)"
+
 dpkg -P plumb-agent plumb-controller plumb > /tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; exit 1; }
 r purged "etc=$([ -e /etc/plumb ] && echo kept || echo gone) store=$([ -e /var/lib/plumb ] && echo kept || echo gone)"
 `;
@@ -154,6 +165,8 @@ describeUnless(debianRootUnavailable())('the packages under a real systemd (QEMU
         expect(out.get('removed')).toBe('agent-running=no controller-running=no config=kept store=kept');
         expect(out.get('removed-bridge')).toBe('kept');
         expect(out.get('ping-after-remove')).toBe('ok');
+        expect(out.get('reinstalled')).toBe('enabled inactive config=1');
+        expect(out.get('cleaned')).toBe('bridge=gone vm-port=gone plumb-links=0 nft-tables=0');
         expect(out.get('purged')).toBe('etc=gone store=gone');
       } finally {
         g.kill();
