@@ -104,13 +104,16 @@ describeUnless(debianRootUnavailable())('Debian packages in a throwaway Debian 1
     }
     expect(lstatSync(root.path('/usr/share/doc/plumb-agent')).isSymbolicLink()).toBe(true);
     // the system user owns the controller's state directory; nobody else may read the store
-    const [, , uid, , , home, shell] = root.ok('getent passwd plumb').trim().split(':');
+    const [, , uid, gid, , home, shell] = root.ok('getent passwd plumb').trim().split(':');
     expect(Number(uid)).toBeLessThan(1000);
     expect(home).toBe('/var/lib/plumb');
     expect(shell).toBe('/usr/sbin/nologin');
     const st = statSync(root.path('/var/lib/plumb'));
     expect(st.uid).toBe(Number(uid));
     expect(st.mode & 0o777).toBe(0o750);
+    // the controller's config holds password hashes: root:plumb 0640 (a stat override)
+    const ctlConfig = statSync(root.path('/etc/plumb/controller.yaml'));
+    expect([ctlConfig.uid, ctlConfig.gid, ctlConfig.mode & 0o777]).toEqual([0, Number(gid), 0o640]);
     expect(root.ok("dpkg-query -W -f='${Conffiles}' plumb-agent")).toMatch(/^ \/etc\/plumb\/agent\.yaml [0-9a-f]{32}$/m);
     expect(root.ok("dpkg-query -W -f='${Conffiles}' plumb-controller")).toMatch(/^ \/etc\/plumb\/controller\.yaml [0-9a-f]{32}$/m);
     // enabled for multi-user.target (the symlinks deb-systemd-helper makes), but not started:
@@ -178,6 +181,7 @@ describeUnless(debianRootUnavailable())('Debian packages in a throwaway Debian 1
     expect(r.status).toBe(0);
     for (const p of PACKAGES) expect(status(root, p)).toBe(`ii ${V2}`);
     expect(readFileSync(root.path('/etc/plumb/agent.yaml'), 'utf8')).toBe(edited);
+    expect(statSync(root.path('/etc/plumb/controller.yaml')).mode & 0o777).toBe(0o640);
     expect(root.ok('plumb --version').trim()).toBe(V2);
     expect(root.ok('plumb agent check-config --exec-condition --config /etc/plumb/agent.yaml')).toMatch(/valid \(host hv1, state file/);
     // the store written by the V1 controller is still there, and the plumb user still owns it
@@ -221,6 +225,7 @@ describeUnless(debianRootUnavailable())('Debian packages in a throwaway Debian 1
     expect(purge.status).toBe(0);
     for (const p of PACKAGES) expect(root.sh(`dpkg-query -W -f='\${db:Status-Abbrev}' ${p}`).stdout.trim()).toMatch(/^(un)?$/);
     expect(existsSync(root.path('/etc/plumb'))).toBe(false);
+    expect(root.sh('dpkg-statoverride --list').stdout).not.toContain('/etc/plumb'); // exit 1: no overrides at all
     expect(existsSync(root.path('/var/lib/plumb'))).toBe(false);
     expect(readdirSync(root.path('/etc/systemd/system/multi-user.target.wants')).filter((f) => f.startsWith('plumb'))).toEqual([]);
     // Debian keeps system users on purge (files elsewhere may still carry the uid)
