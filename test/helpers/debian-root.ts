@@ -26,6 +26,15 @@ export function cachedDebianRoot(): string {
   return r.stdout.trim();
 }
 
+/** Builds plumb's three packages at `version` into dir/version (scripts/package.sh, from dist/ as built); their paths. */
+export function buildPackages(dir: string, version: string): string[] {
+  const started = Date.now();
+  const r = spawnSync('bash', [join(repo, 'scripts', 'package.sh'), '--out', join(dir, version), '--version', version, '--no-build'], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`scripts/package.sh --version ${version} failed: ${r.stderr}`);
+  process.stderr.write(`[deb] built ${version} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  return r.stdout.trim().split('\n');
+}
+
 export class ThrowawayRoot {
   readonly dir: string;
   readonly root: string;

@@ -8,7 +8,6 @@
 // again, the kept config stays and the unit stays down; the documented clean-up (apply an empty
 // state) removes what the agent made; purge removes /etc/plumb and the store.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path, { join } from 'node:path';
@@ -16,7 +15,7 @@ import { Guest } from '../../src/qemu/vm.js';
 import { withLock } from '../../src/qemu/lock.js';
 import { cacheDir } from '../../src/qemu/paths.js';
 import { describeUnless } from '../helpers/skip.js';
-import { ThrowawayRoot, cachedDebianRoot, debianRootUnavailable } from '../helpers/debian-root.js';
+import { ThrowawayRoot, buildPackages, cachedDebianRoot, debianRootUnavailable } from '../helpers/debian-root.js';
 
 const repo = new URL('../..', import.meta.url).pathname;
 const upstream = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
@@ -25,17 +24,12 @@ const V2 = `${upstream}~sdtest2`;
 const debs = mkdtempSync(join(tmpdir(), 'plumb-sd-debs-'));
 let host: ThrowawayRoot | undefined;
 
-function build(version: string): string[] {
-  const r = spawnSync('bash', [join(repo, 'scripts', 'package.sh'), '--out', join(debs, version), '--version', version, '--no-build'], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`scripts/package.sh --version ${version} failed: ${r.stderr}`);
-  return r.stdout.trim().split('\n');
-}
 
 beforeAll(() => {
   if (debianRootUnavailable()) return;
   const cached = cachedDebianRoot();
-  const v1 = build(V1);
-  const v2 = build(V2);
+  const v1 = buildPackages(debs, V1);
+  const v2 = buildPackages(debs, V2);
   host = new ThrowawayRoot(cached);
   for (const f of v1) copyFileSync(f, host.path(`/tmp/${path.basename(f)}`));
   host.ok('dpkg -i /tmp/*.deb && rm /tmp/*.deb');
