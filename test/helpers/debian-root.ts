@@ -1,12 +1,14 @@
 // Throwaway Debian 12 hosts for the package tests: a copy of the cached debootstrap root
 // (scripts/debian-root.sh), entered with chroot, with /proc mounted for the time of the test
 // (debootstrap made /dev's nodes), unmounted, then deleted, by cleanup().
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFile, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const repo = new URL('../..', import.meta.url).pathname;
+const execFileAsync = promisify(execFile);
 export const DEBIAN_ROOT_CACHE = join(repo, '.cache', 'debian-root');
 
 /** What keeps the package tests from running here, or undefined. */
@@ -19,20 +21,32 @@ export function debianRootUnavailable(): string | undefined {
   return undefined;
 }
 
-/** The cached root, built on first use (debootstrap from the Debian mirror: about a minute). */
-export function cachedDebianRoot(): string {
-  const r = spawnSync('bash', [join(repo, 'scripts', 'debian-root.sh'), DEBIAN_ROOT_CACHE], { encoding: 'utf8', timeout: 15 * 60_000 });
-  if (r.status !== 0) throw new Error(`scripts/debian-root.sh failed (${r.status}): ${r.stderr}`);
-  return r.stdout.trim();
+/**
+ * The cached root, built on first use (debootstrap from the Debian mirror: about a minute).
+ * Asynchronous, as is every long step here: a worker whose event loop is blocked for a minute
+ * misses vitest's RPC deadline and fails the run.
+ */
+export async function cachedDebianRoot(): Promise<string> {
+  const r = await run('bash', [join(repo, 'scripts', 'debian-root.sh'), DEBIAN_ROOT_CACHE], 15 * 60_000);
+  return r.trim();
 }
 
 /** Builds plumb's three packages at `version` into dir/version (scripts/package.sh, from dist/ as built); their paths. */
-export function buildPackages(dir: string, version: string): string[] {
+export async function buildPackages(dir: string, version: string): Promise<string[]> {
   const started = Date.now();
-  const r = spawnSync('bash', [join(repo, 'scripts', 'package.sh'), '--out', join(dir, version), '--version', version, '--no-build'], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`scripts/package.sh --version ${version} failed: ${r.stderr}`);
+  const out = await run('bash', [join(repo, 'scripts', 'package.sh'), '--out', join(dir, version), '--version', version, '--no-build'], 300_000);
   process.stderr.write(`[deb] built ${version} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  return r.stdout.trim().split('\n');
+  return out.trim().split('\n');
+}
+
+/** Runs a command without blocking the event loop; its stdout, or an error with its output. */
+export async function run(cmd: string, args: string[], timeoutMs: number): Promise<string> {
+  try {
+    return (await execFileAsync(cmd, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 })).stdout;
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed (${String(e.code)}): ${e.stderr ?? ''}${e.stdout ?? ''}`);
+  }
 }
 
 export class ThrowawayRoot {

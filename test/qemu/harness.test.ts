@@ -47,7 +47,7 @@ nft add table inet probe && grep -q "^nf_tables " /proc/modules && echo PLUMB-RE
         g.kill();
       }
     });
-  }, 180_000);
+  }, 900_000); // may queue behind another file's guest (guests.lock), systemd-units' for ~4 min
 
   it('fails with the reason when a guest cannot start (a namespace that does not exist)', async () => {
     const err = await Guest.start({ name: 'nostart', netns: 'pt-absent-ns', script: 'true\n' }).catch((e: unknown) => e);

@@ -58,5 +58,5 @@ npx vitest run ${files.join(' ')} -t '${namePattern}' --reporter=default --repor
       expect(vlanTests.length, 'no VLAN test ran in the guest').toBeGreaterThan(0);
       for (const t of vlanTests) expect({ test: t.fullName, status: t.status, failures: t.failureMessages }).toMatchObject({ status: 'passed' });
     });
-  }, 480_000);
+  }, 900_000); // may queue behind another file's guest (guests.lock), systemd-units' for ~4 min
 });

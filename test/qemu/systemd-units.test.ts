@@ -25,11 +25,10 @@ const debs = mkdtempSync(join(tmpdir(), 'plumb-sd-debs-'));
 let host: ThrowawayRoot | undefined;
 
 
-beforeAll(() => {
+beforeAll(async () => {
   if (debianRootUnavailable()) return;
-  const cached = cachedDebianRoot();
-  const v1 = buildPackages(debs, V1);
-  const v2 = buildPackages(debs, V2);
+  const cached = await cachedDebianRoot();
+  const [v1, v2] = await Promise.all([buildPackages(debs, V1), buildPackages(debs, V2)]);
   host = new ThrowawayRoot(cached);
   for (const f of v1) copyFileSync(f, host.path(`/tmp/${path.basename(f)}`));
   host.ok('dpkg -i /tmp/*.deb && rm /tmp/*.deb');
@@ -77,8 +76,10 @@ ip -n vm-a addr add 192.168.2.10/24 dev eth0 && ip -n vm-a link set eth0 up
 ip -n vm-b addr add 192.168.2.11/24 dev eth0 && ip -n vm-b link set eth0 up
 ip netns exec vm-a ping -n -q -c 3 -W 5 192.168.2.11 >/dev/null && r ping-before ok
 
-# upgrade with traffic flowing: 10 pings a second from vm-a to vm-b for the whole install
-ip netns exec vm-a ping -n -i 0.1 192.168.2.11 > /tmp/ping.log 2>&1 &
+# upgrade with traffic flowing: 10 pings a second from vm-a to vm-b for the whole install, in
+# batches of 10 that each wait for their last reply (a ping stopped by a signal would count the
+# echo still in flight as lost)
+( while [ ! -e /tmp/ping.stop ]; do ip netns exec vm-a ping -n -q -c 10 -i 0.1 -W 2 192.168.2.11 | grep -o '[0-9]* packets transmitted, [0-9]* received' >> /tmp/ping.log || true; done ) &
 pinger=$!
 sleep 2
 before=$(prop plumb-agent MainPID)
@@ -87,8 +88,8 @@ dpkg -i /var/cache/plumb-next/*.deb > /tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log;
 after=$(prop plumb-agent MainPID)
 r upgraded "$(dpkg-query -W -f='\${Version}' plumb) agent-pid-changed=$([ "$before" != "$after" ] && echo yes || echo no) $(prop plumb-agent ActiveState) controller-still=$(prop plumb-controller ActiveState)"
 sleep 3
-kill -INT $pinger; wait $pinger || true
-r ping-during-upgrade "$(grep -o '[0-9]* packets transmitted, [0-9]* received' /tmp/ping.log)"
+touch /tmp/ping.stop; wait $pinger
+r ping-during-upgrade "$(awk '{ sent += $1; got += $4 } END { print sent " packets transmitted, " got " received" }' /tmp/ping.log)"
 n=0; until journalctl _PID=$after -o cat --no-pager | grep -q '"msg":"reconcile pass"'; do n=$((n+1)); [ $n -lt 300 ] || break; sleep 0.1; done
 r first-pass-after-restart "$(journalctl _PID=$after -o cat --no-pager | grep '"msg":"reconcile pass"' | head -n 1 | grep -o '"writes":[0-9]*')"
 

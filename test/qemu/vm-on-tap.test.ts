@@ -121,5 +121,5 @@ describe('VMs on real taps on a private-network bridge (QEMU guests)', () => {
       const linksAfter = ipJson<{ ifname: string; ifindex: number }[]>(host.netns, 'link', 'show');
       for (const l of linksBefore) expect(linksAfter.find((a) => a.ifname === l.ifname)?.ifindex).toBe(l.ifindex);
     });
-  }, 420_000);
+  }, 900_000); // may queue behind another file's guest (guests.lock), systemd-units' for ~4 min
 });
