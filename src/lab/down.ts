@@ -5,6 +5,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { LAB_DIR } from './layout.js';
 import { stopAll } from './processes.js';
 import { destroyNamespaces } from './topology.js';
+import { signalPid } from '../util/pid.js';
 
 export function labNamespaces(): string[] {
   try {
@@ -25,13 +26,7 @@ export async function labDown(log: (line: string) => void): Promise<void> {
     } catch {
       /* already gone */
     }
-    for (const pid of pids) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    for (const pid of pids) signalPid(pid, 'SIGKILL');
   }
   const removed = destroyNamespaces(namespaces);
   if (removed.length) log(`removed namespaces ${removed.join(', ')}`);

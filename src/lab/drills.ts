@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { NATS_SERVER_BIN } from '../bus/nats-server.js';
 import { LAB_DIR, NS, type LabHost } from './layout.js';
 import { alive, readPids, recordPid, startPlumb } from './processes.js';
+import { signalPid } from '../util/pid.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -19,10 +20,10 @@ export type LabDaemon = 'nats-server' | 'controller' | `agent-${LabHost}`;
 export async function stopDaemon(name: LabDaemon, graceMs = 5000): Promise<void> {
   const pid = readPids()[name];
   if (pid === undefined || !alive(pid)) return;
-  process.kill(pid, 'SIGTERM');
+  signalPid(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   while (alive(pid) && Date.now() < deadline) await sleep(10);
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  signalPid(pid, 'SIGKILL');
   while (alive(pid)) await sleep(10);
 }
 

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LAB_DIR } from './layout.js';
+import { parsePid, signalPid } from '../util/pid.js';
 
 const PIDS = join(LAB_DIR, 'pids.json');
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -13,7 +14,13 @@ export const PLUMB_BIN = join(REPO, 'bin', 'plumb.js');
 
 export function readPids(): Record<string, number> {
   if (!existsSync(PIDS)) return {};
-  return JSON.parse(readFileSync(PIDS, 'utf8')) as Record<string, number>;
+  const raw = JSON.parse(readFileSync(PIDS, 'utf8')) as Record<string, unknown>;
+  const pids: Record<string, number> = {};
+  for (const [name, v] of Object.entries(raw)) {
+    const pid = parsePid(String(v));
+    if (pid !== undefined) pids[name] = pid;
+  }
+  return pids;
 }
 
 export function recordPid(name: string, pid: number): void {
@@ -22,12 +29,7 @@ export function recordPid(name: string, pid: number): void {
 }
 
 export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return signalPid(pid, 0);
 }
 
 /** Start `cmd args` detached with output to <LAB_DIR>/logs/<name>.log; records its pid. */
@@ -53,15 +55,10 @@ export async function stopAll(graceMs = 3000): Promise<string[]> {
   const stopped: string[] = [];
   for (const [name, pid] of Object.entries(pids)) {
     if (!alive(pid)) continue;
-    try {
-      process.kill(pid, 'SIGTERM');
-      stopped.push(name);
-    } catch {
-      /* gone */
-    }
+    if (signalPid(pid, 'SIGTERM')) stopped.push(name);
   }
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline && Object.values(pids).some(alive)) await new Promise((r) => setTimeout(r, 100));
-  for (const pid of Object.values(pids)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of Object.values(pids)) signalPid(pid, 'SIGKILL');
   return stopped;
 }

@@ -3,7 +3,7 @@
 // MACs and known MACs on another port get no answer at all.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openKernelHandle } from '../../src/kernel/handle.js';
 import type { KernelHandle } from '../../src/kernel/types.js';
@@ -12,6 +12,12 @@ import { validateHostState } from '../../src/state/validate.js';
 import { startResponder, type Responder } from '../../src/dhcp/responder.js';
 import { Netns, ipIn } from '../helpers/netns.js';
 import { tempDir, vethBetween } from '../helpers/topology.js';
+import { signalPid } from '../../src/util/pid.js';
+
+/** SIGKILL the daemon named in a pid file, if the file holds a pid (an empty one must not become kill(0)). */
+function killByPidFile(path: string): void {
+  if (existsSync(path)) signalPid(readFileSync(path, 'utf8'), 'SIGKILL');
+}
 
 const netns = new Netns();
 let host: string, vmR: string, vmB: string, vmX: string, vmI: string, router: string;
@@ -165,12 +171,8 @@ async function isc(kind: 'dhclient' | 'dhcpcd', ns: string, timeoutSeconds?: num
       : // dhcpcd -B ignores its timeout: a client that must get nothing runs without -B, and exits when it times out
         ['-1', '-4', ...(timeoutSeconds !== undefined ? ['-t', String(timeoutSeconds)] : ['-B', '-t', '10']), '-A', '-c', hook, '--nohook', 'resolv.conf', '-o', 'interface_mtu', '-o', 'classless_static_routes', 'eth0'];
   await run('ip', ['netns', 'exec', ns, kind === 'dhclient' ? '/usr/sbin/dhclient' : '/usr/sbin/dhcpcd', ...args], process.env);
-  // dhclient stays behind as a daemon once bound: stop it by its pid file
-  try {
-    process.kill(Number(readFileSync(join(dir, `${ns}.pid`), 'utf8').trim()), 'SIGKILL');
-  } catch {
-    /* dhcpcd -1 exits by itself */
-  }
+  // dhclient stays behind as a daemon once bound: stop it by its pid file (dhcpcd -1 exits by itself)
+  killByPidFile(join(dir, `${ns}.pid`));
   const env: Record<string, string> = {};
   for (const line of readFileSync(out, 'utf8').split('\n')) {
     const i = line.indexOf('=');
@@ -223,11 +225,7 @@ describe('stateless DHCPv6', () => {
     await waitFor(() => /inet6 fe80::/.test(ipIn(vmR, '-6', 'addr', 'show', 'dev', 'eth0')) && !/tentative/.test(ipIn(vmR, '-6', 'addr', 'show', 'dev', 'eth0')), 10_000);
     const before = responder.stats().dhcpv6Replies;
     await run('sh', ['-c', `ip netns exec ${vmR} /usr/sbin/dhclient -6 -S -1 -v -sf ${hook} -lf ${join(dir, 'info6.leases')} -pf ${join(dir, 'info6.pid')} eth0 > ${join(dir, 'info6.log')} 2>&1`], process.env);
-    try {
-      process.kill(Number(readFileSync(join(dir, 'info6.pid'), 'utf8').trim()), 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
+    killByPidFile(join(dir, 'info6.pid'));
     const text = readFileSync(out, 'utf8');
     expect(responder.stats().dhcpv6Replies, readFileSync(join(dir, 'info6.log'), 'utf8')).toBeGreaterThan(before);
     // ISC dhclient runs its script with RENEW6 for a stateless (-S) reply

@@ -3,6 +3,7 @@
 import { execFileSync, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { signalPid } from '../../src/util/pid.js';
 
 const execFileP = promisify(execFile);
 
@@ -52,13 +53,7 @@ export class Netns {
     for (const ns of this.created.splice(0)) {
       try {
         const pids = sh('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean);
-        for (const pid of pids) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        }
+        for (const pid of pids) signalPid(pid, 'SIGKILL');
       } catch {
         /* namespace already gone */
       }
