@@ -140,7 +140,6 @@ cp config/agent.example.yaml config/controller.example.yaml config/example-state
 changelog_date=$(git log -1 --format=%cd --date=rfc2822 2>/dev/null || date -R)
 printf 'plumb (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- %s  %s\n' \
   "$version" "$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" "$maintainer" "$changelog_date" | gzip -9n > "$doc/changelog.gz"
-install -m 0755 packaging/deb/plumb.postrm "$common/DEBIAN/postrm"
 
 # ---- plumb-agent / plumb-controller: units, conffiles, maintainer scripts ---------------------
 # The example configs are installed with every setting commented out: the unit's ExecCondition
@@ -158,13 +157,28 @@ for role in agent controller; do
   chmod 0644 "$pkg/etc/plumb/$role.yaml"
   echo "/etc/plumb/$role.yaml" > "$pkg/DEBIAN/conffiles"
   ln -s plumb "$pkg/usr/share/doc/plumb-$role"
-  for script in preinst postinst prerm postrm; do
-    src=packaging/deb/plumb-$role.$script
-    [ -f "$src" ] || continue
-    sed -e "s/@SCHEMA_VERSION@/$schema_version/g" "$src" > "$pkg/DEBIAN/$script"
-    chmod 0755 "$pkg/DEBIAN/$script"
-  done
 done
+
+# Maintainer scripts, assembled from packaging/deb: a package's own steps (<package>.<script>),
+# then, for a package with a unit, the unit's handling (unit.<script>, with @UNIT@).
+maintainer_scripts() { # package name, its unit or ""
+  local script parts
+  for script in preinst postinst prerm postrm; do
+    parts=()
+    [ ! -f "packaging/deb/$1.$script" ] || parts+=("packaging/deb/$1.$script")
+    [ -z "$2" ] || [ ! -f "packaging/deb/unit.$script" ] || parts+=("packaging/deb/unit.$script")
+    [ ${#parts[@]} -gt 0 ] || continue
+    {
+      printf '#!/bin/sh\n# %s %s (built by scripts/package.sh from packaging/deb)\nset -e\n' "$1" "$script"
+      cat "${parts[@]}" | sed -e "s/@UNIT@/$2/g" -e "s/@SCHEMA_VERSION@/$schema_version/g"
+      echo 'exit 0'
+    } > "$work/$1/DEBIAN/$script"
+    chmod 0755 "$work/$1/DEBIAN/$script"
+  done
+}
+maintainer_scripts plumb ""
+maintainer_scripts plumb-agent plumb-agent.service
+maintainer_scripts plumb-controller plumb-controller.service
 
 control() { # package dir, name, architecture, depends, recommends, summary, description
   local size

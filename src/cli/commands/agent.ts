@@ -9,7 +9,7 @@ import { loadAgentConfig } from '../../agent-config/load.js';
 import { agentConfigSchema, type AgentConfig } from '../../agent-config/schema.js';
 import { ValidationError } from '../../util/errors.js';
 import { serveUntilSignal } from '../until-signal.js';
-import { EXEC_CONDITION_HELP, checkConfig } from '../check-config.js';
+import { addCheckConfigCommand } from '../check-config.js';
 import { hostExtensions } from '../../agent/extensions.js';
 import { validateHostState } from '../../state/validate.js';
 import { ownerKey } from '../../agent/ownership.js';
@@ -83,20 +83,10 @@ export function registerAgentCommands(program: Command): void {
       }
     });
 
-  agent
-    .command('check-config')
-    .requiredOption('--config <file>', 'agent config (YAML)')
-    .option('--exec-condition', EXEC_CONDITION_HELP)
-    .action((o: { config: string; execCondition?: boolean }) =>
-      checkConfig(
-        o.config,
-        () => {
-          const cfg = loadAgentConfig(o.config);
-          return `host ${cfg.host}, ${cfg.nats ? `NATS ${cfg.nats.url}` : `state file ${cfg.stateFile ?? '?'}`}`;
-        },
-        o.execCondition === true,
-      ),
-    );
+  addCheckConfigCommand(agent, 'agent', (path) => {
+    const cfg = loadAgentConfig(path);
+    return `host ${cfg.host}, ${cfg.nats ? `NATS ${cfg.nats.url}` : `state file ${cfg.stateFile ?? '?'}`}`;
+  });
 
   agent
     .command('run')

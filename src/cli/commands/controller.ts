@@ -4,7 +4,7 @@ import { loadControllerConfig } from '../../controller/config.js';
 import { startController } from '../../controller/server.js';
 import { hashPassword } from '../../controller/auth.js';
 import { serveUntilSignal } from '../until-signal.js';
-import { EXEC_CONDITION_HELP, checkConfig } from '../check-config.js';
+import { addCheckConfigCommand } from '../check-config.js';
 import { logger } from '../../util/log.js';
 
 export function registerControllerCommands(program: Command): void {
@@ -18,20 +18,10 @@ export function registerControllerCommands(program: Command): void {
       await serveUntilSignal(logger('controller'), () => running.close(), `serving ${running.url}`);
     });
 
-  ctl
-    .command('check-config')
-    .requiredOption('--config <file>', 'controller config (YAML)')
-    .option('--exec-condition', EXEC_CONDITION_HELP)
-    .action((o: { config: string; execCondition?: boolean }) =>
-      checkConfig(
-        o.config,
-        () => {
-          const cfg = loadControllerConfig(o.config);
-          return `${cfg.publicNetworks.length} public networks, ${cfg.users.length} users, listen ${cfg.listen}`;
-        },
-        o.execCondition === true,
-      ),
-    );
+  addCheckConfigCommand(ctl, 'controller', (path) => {
+    const cfg = loadControllerConfig(path);
+    return `${cfg.publicNetworks.length} public networks, ${cfg.users.length} users, listen ${cfg.listen}`;
+  });
 
   ctl
     .command('hash-password')
