@@ -40,6 +40,9 @@ if [ -z "$version" ]; then
   version=$upstream
   if git rev-parse --git-dir >/dev/null 2>&1; then
     version="$upstream+git$(git log -1 --format=%cd --date=format-local:%Y%m%d%H%M%S).$(git rev-parse --short=8 HEAD)"
+    # uncommitted changes: a later version than the commit's own, else apt on a node that has
+    # the commit's build installed keeps it and silently runs the old code
+    [ -z "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] || version="$version.dirty$(date -u +%Y%m%d%H%M%S)"
   fi
 fi
 dpkg --validate-version "$version" 2>/dev/null || die "--version '$version' is not a Debian version (digits first; letters, digits, '.', '+', '~')"

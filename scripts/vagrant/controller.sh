@@ -18,6 +18,9 @@ plumb bus gen-server-config --creds /etc/plumb/creds "${args[@]}" --listen "$mgm
 # written 0640 root:root; Debian's unit runs nats-server as user nats
 chgrp nats /etc/nats-server.conf
 install -d -o nats -g nats /var/lib/nats/jetstream 2>/dev/null || install -d /var/lib/nats/jetstream
+# enabled too: the box (and Debian's package on some boxes) leaves it disabled, and the
+# controller node must bring the bus back after a reboot
+systemctl enable nats-server >/dev/null 2>&1
 systemctl restart nats-server
 cat > /etc/plumb/controller.yaml <<YAML
 listen: 0.0.0.0:9696
