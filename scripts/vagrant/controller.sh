@@ -29,10 +29,20 @@ nats: { url: nats://$mgmt_ip:4222, seedFile: /etc/plumb/creds/controller.nk }
 macPrefix: "aa:00:00"
 privateNetworks: { defaultType: VXLAN, enabledTypes: [MAC_FILTERED, VXLAN, PHYSICAL_VLAN], cidrRange: 192.168.0.0/16, vniRange: [5000, 5999], vlanRange: [100, 199] }
 hosts: { defaults: { underlayDevice: eth2, vlanTrunk: eth2, macFiltered: { bridge: plumbmf0 } } }
+# VMs on the hypervisors are network namespaces named vm-<device>, as in plumb lab: each port is a
+# veth whose peer lands in its VM's namespace (a VM manager would use taps instead)
+portBinding: { kind: veth, netnsTemplate: "vm-{device_id}" }
+bindingProfile: { netnsAllowed: ["vm-*"] }
 publicNetworks:
-  - { name: public, uplink: eth3, routingTable: 100, subnets: [{ cidr: 203.0.113.0/24, gateway: 203.0.113.1 }] }
+  - name: public
+    uplink: eth3
+    routingTable: 100
+    subnets:
+      - { cidr: 203.0.113.0/24, gateway: 203.0.113.1, allocationPools: [{ start: 203.0.113.10, end: 203.0.113.200 }], dns: [203.0.113.1] }
 users:
   - { name: admin, password: admin-password, project: admin, roles: [admin] }
+  - { name: nova, password: nova-password, project: service, roles: [service] }
+  - { name: demo, password: demo-password, project: demo }
 YAML
 plumb controller check-config --config /etc/plumb/controller.yaml
 systemctl restart plumb-controller
