@@ -18,8 +18,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# Debian enables these daemons on install; plumb's tests start their own copies on free ports.
-for unit in nats-server dnsmasq kea-dhcp4-server; do
+# Debian enables these daemons on install; plumb's tests start their own copies on free ports
+# (libvirtd inside a namespace of its own: scripts/vagrant/libvirt-netns.sh).
+for unit in nats-server dnsmasq kea-dhcp4-server libvirtd virtlogd; do
   systemctl disable --now "$unit" >/dev/null 2>&1 || true
 done
 

@@ -28,7 +28,7 @@ start() {
   if pid=$(libvirtd_pid); then
     in_ns "$pid" || { log "a libvirtd (pid $pid) runs outside namespace $ns; stop it first (systemctl stop libvirtd)"; exit 1; }
   else
-    pgrep -x virtlogd >/dev/null || virtlogd --daemon
+    pgrep -x virtlogd >/dev/null || { virtlogd --daemon && touch "$run/started-virtlogd"; }
     ip netns exec "$ns" libvirtd --daemon --pid-file "$pidfile"
     for _ in $(seq 1 100); do virsh -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.1; done
     virsh -c qemu:///system version >/dev/null || { log "libvirtd did not answer on qemu:///system"; exit 1; }
@@ -54,6 +54,7 @@ stop() {
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   fi
+  [ -f "$run/started-virtlogd" ] && pkill -x virtlogd
   # dnsmasq of the lab's networks lives in the namespace too: end whatever is left there
   for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
   ip netns list | grep -qx "$ns\( .*\)\?" && ip netns del "$ns"
