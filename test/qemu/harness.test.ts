@@ -10,6 +10,7 @@ import { resolveModules } from '../../src/qemu/modules.js';
 import { VmStartError } from '../../src/qemu/errors.js';
 import { cacheDir } from '../../src/qemu/paths.js';
 import { withLock } from '../../src/qemu/lock.js';
+import { QUEUED_GUEST_TEST_TIMEOUT_MS } from '../helpers/guest-queue.js';
 
 describe('QEMU harness', () => {
   it('resolves module dependencies in load order and reuses the cached initramfs', async () => {
@@ -47,7 +48,7 @@ nft add table inet probe && grep -q "^nf_tables " /proc/modules && echo PLUMB-RE
         g.kill();
       }
     });
-  }, 900_000); // may queue behind another file's guest (guests.lock), systemd-units' for ~4 min
+  }, QUEUED_GUEST_TEST_TIMEOUT_MS);
 
   it('fails with the reason when a guest cannot start (a namespace that does not exist)', async () => {
     const err = await Guest.start({ name: 'nostart', netns: 'pt-absent-ns', script: 'true\n' }).catch((e: unknown) => e);

@@ -10,6 +10,7 @@ import { Guest } from '../../src/qemu/vm.js';
 import { cacheDir, repoRoot } from '../../src/qemu/paths.js';
 import { withLock } from '../../src/qemu/lock.js';
 import { skipReason } from '../helpers/skip.js';
+import { QUEUED_GUEST_TEST_TIMEOUT_MS } from '../helpers/guest-queue.js';
 
 /** Committed test files whose VLAN tests skip on a kernel without 802.1Q. */
 function vlanTestFiles(): string[] {
@@ -58,5 +59,5 @@ npx vitest run ${files.join(' ')} -t '${namePattern}' --reporter=default --repor
       expect(vlanTests.length, 'no VLAN test ran in the guest').toBeGreaterThan(0);
       for (const t of vlanTests) expect({ test: t.fullName, status: t.status, failures: t.failureMessages }).toMatchObject({ status: 'passed' });
     });
-  }, 900_000); // may queue behind another file's guest (guests.lock), systemd-units' for ~4 min
+  }, QUEUED_GUEST_TEST_TIMEOUT_MS);
 });

@@ -10,6 +10,7 @@ import { Guest, barrier } from '../../src/qemu/vm.js';
 import { cacheDir, repoRoot } from '../../src/qemu/paths.js';
 import { withLock } from '../../src/qemu/lock.js';
 import { agentCliAvailable, capture, hostBridgeWithTaps } from './host-net.js';
+import { QUEUED_GUEST_TEST_TIMEOUT_MS } from '../helpers/guest-queue.js';
 
 const vids = [10, 20];
 
@@ -108,5 +109,5 @@ describe('PHYSICAL_VLAN across a trunk between two QEMU hypervisor guests (stock
         expect(r.console).toMatch(/PLUMB-RESULT cross-vlan blocked/);
       }
     });
-  }, 900_000); // may queue behind another file's guest (guests.lock), systemd-units' for ~4 min
+  }, QUEUED_GUEST_TEST_TIMEOUT_MS);
 });

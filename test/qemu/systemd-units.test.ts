@@ -16,6 +16,7 @@ import { withLock } from '../../src/qemu/lock.js';
 import { cacheDir } from '../../src/qemu/paths.js';
 import { describeUnless } from '../helpers/skip.js';
 import { ThrowawayRoot, buildPackages, cachedDebianRoot, debianRootUnavailable } from '../helpers/debian-root.js';
+import { QUEUED_GUEST_TEST_TIMEOUT_MS } from '../helpers/guest-queue.js';
 
 const repo = new URL('../..', import.meta.url).pathname;
 const upstream = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
@@ -169,5 +170,5 @@ describeUnless(debianRootUnavailable())('the packages under a real systemd (QEMU
         g.kill();
       }
     });
-  }, 900_000);
+  }, QUEUED_GUEST_TEST_TIMEOUT_MS);
 });

@@ -13,6 +13,7 @@ import { startResponder, type Responder } from '../../src/dhcp/responder.js';
 import { validateHostState } from '../../src/state/validate.js';
 import { withLock } from '../../src/qemu/lock.js';
 import { agentApply, agentCliAvailable, hostBridgeWithTaps } from './host-net.js';
+import { QUEUED_GUEST_TEST_TIMEOUT_MS } from '../helpers/guest-queue.js';
 
 const gateway = '10.8.0.1';
 const vms = [
@@ -121,5 +122,5 @@ describe('VMs on real taps on a private-network bridge (QEMU guests)', () => {
       const linksAfter = ipJson<{ ifname: string; ifindex: number }[]>(host.netns, 'link', 'show');
       for (const l of linksBefore) expect(linksAfter.find((a) => a.ifname === l.ifname)?.ifindex).toBe(l.ifindex);
     });
-  }, 900_000); // may queue behind another file's guest (guests.lock), systemd-units' for ~4 min
+  }, QUEUED_GUEST_TEST_TIMEOUT_MS);
 });
