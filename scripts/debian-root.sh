@@ -22,12 +22,8 @@ if [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$want" ] && [ -x "$dir/root
   exit 0
 fi
 
-mirror=${PLUMB_DEBIAN_MIRROR:-}
-if [ -z "$mirror" ]; then
-  mirror=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*debian\)[[:space:]]*$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
-  [ -n "$mirror" ] || mirror=$(sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\{0,1\}\([^[:space:]]*\)[[:space:]]\+bookworm[[:space:]].*/\2/p' /etc/apt/sources.list 2>/dev/null | head -n 1)
-  [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
-fi
+. "$(dirname "$0")/lib/debian-mirror.sh"
+mirror=$(debian_mirror)
 
 rm -rf "$dir/root" "$dir/stamp" "$dir/root.partial"
 echo "debian-root: debootstrap bookworm from $mirror into $dir/root (once; log in $dir/debootstrap.log)" >&2

@@ -39,12 +39,8 @@ if [ -f "$box" ] && [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$want" ]; 
 fi
 started=$(date +%s)
 
-mirror=${PLUMB_DEBIAN_MIRROR:-}
-if [ -z "$mirror" ]; then
-  mirror=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*debian\)[[:space:]]*$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n 1)
-  [ -n "$mirror" ] || mirror=$(sed -n 's/^deb[[:space:]]\+\(\[[^]]*\][[:space:]]\+\)\{0,1\}\([^[:space:]]*\)[[:space:]]\+bookworm[[:space:]].*/\2/p' /etc/apt/sources.list 2>/dev/null | head -n 1)
-  [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
-fi
+. "$repo/scripts/lib/debian-mirror.sh"
+mirror=$(debian_mirror)
 
 root=$dir/root
 work=$dir/work
@@ -53,7 +49,6 @@ loop=
 cleanup() {
   mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
   [ -n "$loop" ] && losetup -d "$loop" 2>/dev/null
-  for m in proc sys dev; do mountpoint -q "$root/$m" 2>/dev/null && umount -l "$root/$m"; done
   true
 }
 trap cleanup EXIT
@@ -89,7 +84,7 @@ rm -f /etc/ssh/ssh_host_*
 mkdir -p /etc/systemd/system/ssh.service.d
 printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' > /etc/systemd/system/ssh.service.d/host-keys.conf
 printf 'UseDNS no\n' > /etc/ssh/sshd_config.d/vagrant.conf
-systemctl enable ssh systemd-timesyncd >/dev/null 2>&1 || systemctl enable ssh >/dev/null
+systemctl enable ssh >/dev/null 2>&1
 # a box carries no machine id: each clone makes its own
 : > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
