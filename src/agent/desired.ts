@@ -23,7 +23,7 @@ export function vxlanOverhead(localAddress: string): number {
 }
 
 export function buildDesiredKernel(state: HostState, observedLinks: readonly Link[], ids: IdResolver): DesiredKernel {
-  const out: DesiredKernel = { links: [], enslavements: [], routes: [], rules: [], neighs: [], fdb: [], sysctls: [], proxyScopes: [], problems: [] };
+  const out: DesiredKernel = { links: [], enslavements: [], routes: [], rules: [], neighs: [], fdb: [], sysctls: [], proxyScopes: [], problems: [], pending: [] };
   const byName = new Map(observedLinks.map((l) => [l.name, l]));
   const { host } = state;
   const netOwner = (n: Network): Owner => ({ kind: 'network', id: n.id });
@@ -88,6 +88,11 @@ export function buildDesiredKernel(state: HostState, observedLinks: readonly Lin
     }
     const link = portLink(port, net, state, mtuOf.get(net.id) ?? net.mtu, ids, problem);
     if (!link) continue;
+    if (link.kind === 'tap' && link.adopt && byName.get(link.name) === undefined) {
+      // nothing to build on a device that is not there; its appearance triggers the next pass
+      out.pending.push({ owner: link.owner, reason: `waiting for the VM manager to create tap '${link.name}'` });
+      continue;
+    }
     out.links.push(link);
     if (net.type === 'IP_LESS_ROUTED') {
       routedPortObjects(port, link.name, net, out, { port: byName.get(link.name)?.carrier ?? false, uplink: byName.get(net.uplink)?.carrier ?? false });
@@ -213,6 +218,8 @@ function portLink(
     if (!veth) return undefined; // validation guarantees it
     return { kind: 'veth', name, owner, mtu, master, peerMac: port.mac, peerName: veth.peerName, peerNetns: veth.netns };
   }
+  // an adopted tap keeps whatever owner, queues and offloads its VM manager gave it
+  if (port.tap?.adopt) return { kind: 'tap', name, owner, mtu, master, uid: undefined, gid: undefined, multiQueue: false, vnetHdr: true, adopt: true };
   const ownerSpec = port.tap?.owner ?? state.host.tapOwner;
   const groupSpec = port.tap?.group ?? state.host.tapGroup;
   const uid = ownerSpec === undefined ? undefined : ids.uid(ownerSpec);
@@ -225,7 +232,7 @@ function portLink(
     problem(owner, `tap group '${groupSpec}' is not a known group on this host`);
     return undefined;
   }
-  return { kind: 'tap', name, owner, mtu, master, uid, gid, multiQueue: port.tap?.multiQueue ?? false, vnetHdr: port.tap?.vnetHdr ?? true };
+  return { kind: 'tap', name, owner, mtu, master, uid, gid, multiQueue: port.tap?.multiQueue ?? false, vnetHdr: port.tap?.vnetHdr ?? true, adopt: false };
 }
 
 export type { ModelProblem };

@@ -1,18 +1,21 @@
 // desired kernel objects x observed kernel state -> ordered ops. Pure.
 //
 // Rules: only owned objects are changed or deleted; objects of frozen (rejected) owners are
-// neither; a tap is never recreated (QEMU may hold it); a bridge is not deleted while a port
+// neither; a tap is never recreated (QEMU may hold it); an adopted tap (made by the VM manager)
+// is never created or deleted, only configured while its port is here and then handed back; a bridge is not deleted while a port
 // that is desired or frozen is still enslaved to it; an unchanged state yields no op at all.
 import type { Link, Neigh, Route } from '../kernel/types.js';
 import { cidrContains, normalizeAddress } from '../util/ip.js';
 import type { DesiredKernel, DesiredLink, DesiredNeigh, DesiredRoute, ModelProblem } from './model.js';
 import type { Observed } from './observe.js';
 import { phaseOf, type Op } from './ops.js';
-import { DELETE_GROUP, isOwnedLink, isOwnedRoute, isOwnedRule, ownerAlias, ownerKey, parseOwnerAlias, type Owner } from './ownership.js';
+import { adoptedAlias, DELETE_GROUP, isAdoptedLink, isOwnedLink, isOwnedRoute, isOwnedRule, ownerAlias, ownerKey, parseOwnerAlias, type Owner } from './ownership.js';
 
 export interface Plan {
   ops: Op[];
   problems: ModelProblem[];
+  /** Owners waiting on someone else (see DesiredKernel.pending). */
+  pending: ModelProblem[];
 }
 
 const ORPHAN: Owner = { kind: 'network', id: '(orphan)' };
@@ -36,8 +39,12 @@ export function diff(desired: DesiredKernel, observed: Observed, frozen: Readonl
       ops.push({ kind: 'linkSet', name: want.name, master: want.master, up: true, owner: want.owner });
       continue;
     }
-    if (!isOwnedLink(have)) {
-      problems.push({ owner: want.owner, reason: `device '${want.name}' exists and is not managed by plumb; not touched` });
+    const adopting = want.kind === 'tap' && want.adopt;
+    if (!isOwnedLink(have) && !(adopting && have.kind === 'tap')) {
+      problems.push({
+        owner: want.owner,
+        reason: adopting ? `device '${want.name}' exists and is a ${have.kind}, not a tap; not adopted` : `device '${want.name}' exists and is not managed by plumb; not touched`,
+      });
       continue;
     }
     const mismatch = immutableMismatch(want, have, byName);
@@ -54,7 +61,7 @@ export function diff(desired: DesiredKernel, observed: Observed, frozen: Readonl
     }
     const set: Extract<Op, { kind: 'linkSet' }> = { kind: 'linkSet', name: want.name, owner: want.owner };
     if (have.mtu !== want.mtu) set.mtu = want.mtu;
-    const alias = ownerAlias(want.owner);
+    const alias = adopting ? adoptedAlias(want.owner.kind === 'port' ? want.owner.id : want.name) : ownerAlias(want.owner);
     if (have.alias !== alias) set.alias = alias;
     const haveMaster = have.masterIndex === undefined ? undefined : byIndex.get(have.masterIndex)?.name;
     if (haveMaster !== want.master) set.master = want.master ?? '';
@@ -80,6 +87,11 @@ export function diff(desired: DesiredKernel, observed: Observed, frozen: Readonl
   for (const have of observed.links) {
     const o = parseOwnerAlias(have.alias);
     if (!o || desiredNames.has(have.name) || isFrozen(o)) continue;
+    if (isAdoptedLink(have)) {
+      // handed back to the VM manager in one request: out of the bridge, no longer plumb's
+      ops.push({ kind: 'linkSet', name: have.name, ...(have.masterIndex !== undefined ? { master: '' } : {}), alias: '', owner: o });
+      continue;
+    }
     if (have.kind === 'bridge' && protectedMasters.has(have.index)) {
       problems.push({ owner: o, reason: `bridge '${have.name}' is no longer desired but still has ports in use; kept` });
       continue;
@@ -89,7 +101,7 @@ export function diff(desired: DesiredKernel, observed: Observed, frozen: Readonl
   const gone = (ifIndex: number | undefined): boolean => {
     // objects on a device we delete or recreate vanish with it; no separate delete op
     const l = ifIndex === undefined ? undefined : byIndex.get(ifIndex);
-    return l !== undefined && isOwnedLink(l) && (!desiredNames.has(l.name) || recreated.has(l.name)) && !isFrozen(parseOwnerAlias(l.alias));
+    return l !== undefined && isOwnedLink(l) && !isAdoptedLink(l) && (!desiredNames.has(l.name) || recreated.has(l.name)) && !isFrozen(parseOwnerAlias(l.alias));
   };
   const devIndex = (name: string): number | undefined => (recreated.has(name) ? undefined : byName.get(name)?.index);
 
@@ -194,7 +206,7 @@ export function diff(desired: DesiredKernel, observed: Observed, frozen: Readonl
   }
 
   ops.sort((a, b) => phaseOf(a) - phaseOf(b));
-  return { ops, problems };
+  return { ops, problems, pending: desired.pending };
 }
 
 function immutableMismatch(want: DesiredLink, have: Link, byName: Map<string, Link>): string | undefined {
@@ -211,7 +223,7 @@ function immutableMismatch(want: DesiredLink, have: Link, byName: Map<string, Li
     if (have.vid !== want.vid) return `VLAN ${have.vid}, want ${want.vid}`;
     if (have.parentIndex !== byName.get(want.parent)?.index) return 'parent device differs';
   }
-  if (want.kind === 'tap' && have.kind === 'tap') {
+  if (want.kind === 'tap' && have.kind === 'tap' && !want.adopt) {
     if (want.uid !== undefined && have.owner !== want.uid) return `owner ${have.owner ?? 'none'}, want ${want.uid}`;
     if (want.gid !== undefined && have.group !== want.gid) return `group ${have.group ?? 'none'}, want ${want.gid}`;
     if (have.multiQueue !== want.multiQueue) return 'multi_queue differs';

@@ -17,7 +17,7 @@ export type DesiredLink = DesiredLinkCommon &
     | { kind: 'bridge' }
     | { kind: 'vxlan'; vni: number; local: string; underlay: string | undefined; port: number }
     | { kind: 'vlan'; parent: string; vid: number }
-    | { kind: 'tap'; uid: number | undefined; gid: number | undefined; multiQueue: boolean; vnetHdr: boolean }
+    | { kind: 'tap'; uid: number | undefined; gid: number | undefined; multiQueue: boolean; vnetHdr: boolean; adopt: boolean }
     | { kind: 'veth'; peerMac: string; peerName: string; peerNetns: string }
   );
 
@@ -87,4 +87,6 @@ export interface DesiredKernel {
   /** Uplinks of routed networks: plumb owns proxy entries there for addresses in these subnets. */
   proxyScopes: { dev: string; cidrs: string[] }[];
   problems: ModelProblem[];
+  /** Ports waiting on someone else (an adopted tap the VM manager has not created yet): DOWN, not ERROR. */
+  pending: ModelProblem[];
 }

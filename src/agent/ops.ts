@@ -83,7 +83,7 @@ export function describeOp(op: Op): string {
     case 'linkSet': {
       const parts = [`ip link set ${op.name}`];
       if (op.mtu !== undefined) parts.push(`mtu ${op.mtu}`);
-      if (op.alias !== undefined) parts.push(`alias ${op.alias}`);
+      if (op.alias !== undefined) parts.push(op.alias === '' ? 'alias ""' : `alias ${op.alias}`);
       if (op.master !== undefined) parts.push(op.master === '' ? 'nomaster' : `master ${op.master}`);
       if (op.group !== undefined) parts.push(`group ${op.group === 0 ? 'default' : op.group}`);
       if (op.up !== undefined) parts.push(op.up ? 'up' : 'down');

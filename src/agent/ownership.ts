@@ -24,12 +24,24 @@ export const RULE_PRIORITY = 20000;
 export const DELETE_GROUP = 0x706c6d62;
 
 const ALIAS_PREFIX = 'plumb:';
+/** A port's tap that the VM manager made: plumb changes it while the port is here, never deletes it. */
+const ADOPTED_PREFIX = `${ALIAS_PREFIX}adopted:`;
 
 export type Owner =
   | { kind: 'network'; id: string }
   | { kind: 'port'; id: string }
   /** The shared MAC_FILTERED bridge and its own VXLAN segment. */
   | { kind: 'macfiltered' };
+
+/** The alias of a device plumb adopted for a port (see Port.tap.adopt). */
+export function adoptedAlias(portId: string): string {
+  return `${ADOPTED_PREFIX}${portId}`;
+}
+
+/** True for a tap plumb adopted: on the port's removal it is handed back, not deleted. */
+export function isAdoptedLink(link: Pick<Link, 'alias'>): boolean {
+  return link.alias?.startsWith(ADOPTED_PREFIX) ?? false;
+}
 
 export function ownerAlias(owner: Owner): string {
   switch (owner.kind) {
@@ -49,6 +61,7 @@ function ownerOf(rest: string): Owner | undefined {
   if (rest === 'macfiltered') return { kind: 'macfiltered' };
   if (rest.startsWith('net:')) return { kind: 'network', id: rest.slice(4) };
   if (rest.startsWith('port:')) return { kind: 'port', id: rest.slice(5) };
+  if (rest.startsWith('adopted:')) return { kind: 'port', id: rest.slice(8) };
   return undefined;
 }
 

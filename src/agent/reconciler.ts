@@ -19,7 +19,8 @@ import { systemIdResolver } from './users.js';
 
 export interface PortStatus {
   id: string;
-  status: 'ACTIVE' | 'ERROR';
+  /** DOWN: waiting on the VM manager (an adopted tap not there yet), with the reason. */
+  status: 'ACTIVE' | 'DOWN' | 'ERROR';
   reason?: string;
   revision: number;
 }
@@ -36,6 +37,8 @@ export interface PassResult {
   writes: number;
   failures: OpFailure[];
   problems: ModelProblem[];
+  /** Ports waiting on the VM manager: reported DOWN; they do not make the pass unconverged. */
+  pending: ModelProblem[];
   rejections: Rejection[];
   ports: PortStatus[];
   /** Everything desired is in place: no rejection, problem or failure. */
@@ -83,7 +86,7 @@ export class Reconciler {
       mark = now;
     };
     const state = this.withLastGood(v);
-    const { ops, problems, links } = await this.computePlan(state, v);
+    const { ops, problems, pending, links } = await this.computePlan(state, v);
     lap('plan');
     const cache = this.opts.cache;
     const result = await execute(this.handle, ops, links, cache ? () => cache.currentLinks() : undefined);
@@ -105,7 +108,7 @@ export class Reconciler {
       lap(ext.name);
     }
     this.remember(v);
-    const ports = portStatuses(v, problems, failures);
+    const ports = portStatuses(v, problems, failures, pending);
     const durationMs = performance.now() - started;
     const converged = v.rejections.length === 0 && problems.length === 0 && failures.length === 0;
     this.log.info(
@@ -115,10 +118,10 @@ export class Reconciler {
     for (const f of failures) this.log.warn({ owner: ownerKey(f.owner), op: f.op, reason: f.reason }, 'op failed');
     for (const p of problems) this.log.warn({ owner: ownerKey(p.owner), reason: p.reason }, 'not applied');
     for (const r of v.rejections) this.log.warn({ id: r.id, field: r.field, reason: r.reason }, 'rejected');
-    return { generation: v.state.generation, ops, writes, failures, problems, rejections: v.rejections, ports, converged, durationMs, phasesMs };
+    return { generation: v.state.generation, ops, writes, failures, problems, pending, rejections: v.rejections, ports, converged, durationMs, phasesMs };
   }
 
-  private async computePlan(state: HostState, v: ValidatedState): Promise<{ ops: Op[]; problems: ModelProblem[]; links: Link[] }> {
+  private async computePlan(state: HostState, v: ValidatedState): Promise<{ ops: Op[]; problems: ModelProblem[]; pending: ModelProblem[]; links: Link[] }> {
     const cache = this.opts.cache;
     const links = cache ? await cache.currentLinks() : await this.handle.linkList();
     const desired = buildDesiredKernel(state, links, (this.opts.ids ?? systemIdResolver)());
@@ -155,7 +158,8 @@ export class Reconciler {
   }
 }
 
-function portStatuses(v: ValidatedState, problems: ModelProblem[], failures: OpFailure[]): PortStatus[] {
+function portStatuses(v: ValidatedState, problems: ModelProblem[], failures: OpFailure[], pending: ModelProblem[]): PortStatus[] {
+  const waiting = new Map(pending.map((p) => [ownerKey(p.owner), p.reason]));
   const trouble = new Map<string, string>();
   const note = (o: Owner, reason: string): void => {
     const k = ownerKey(o);
@@ -166,7 +170,10 @@ function portStatuses(v: ValidatedState, problems: ModelProblem[], failures: OpF
   const out: PortStatus[] = [];
   for (const p of v.state.ports) {
     const reason = trouble.get(ownerKey({ kind: 'port', id: p.id })) ?? trouble.get(ownerKey({ kind: 'network', id: p.network }));
-    out.push(reason ? { id: p.id, status: 'ERROR', reason, revision: p.revision } : { id: p.id, status: 'ACTIVE', revision: p.revision });
+    const wait = waiting.get(ownerKey({ kind: 'port', id: p.id }));
+    if (reason) out.push({ id: p.id, status: 'ERROR', reason, revision: p.revision });
+    else if (wait) out.push({ id: p.id, status: 'DOWN', reason: wait, revision: p.revision });
+    else out.push({ id: p.id, status: 'ACTIVE', revision: p.revision });
   }
   for (const r of v.rejections) {
     if (r.kind === 'port' && r.id) out.push({ id: r.id, status: 'ERROR', reason: `${r.field}: ${r.reason}`, revision: 0 });

@@ -65,7 +65,7 @@ export function parseKey(key: string): ParsedKey | undefined {
 /** Messages on the status subject. */
 export interface StatusMessage {
   generation: number;
-  ports: { id: string; status: 'ACTIVE' | 'ERROR'; reason?: string; revision: number }[];
+  ports: { id: string; status: 'ACTIVE' | 'DOWN' | 'ERROR'; reason?: string; revision: number }[];
 }
 
 /** Messages on the heartbeat subject. */

@@ -7,7 +7,7 @@ import type { HeartbeatMessage, StatusMessage } from './layout.js';
 const portReport = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'a port id'),
-    status: z.enum(['ACTIVE', 'ERROR']),
+    status: z.enum(['ACTIVE', 'DOWN', 'ERROR']),
     reason: z.string().max(2000).optional(),
     revision: z.number().int().nonnegative(),
   })

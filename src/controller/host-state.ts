@@ -57,7 +57,9 @@ export function portDoc(cfg: ControllerConfig, p: PortRow, ips: readonly FixedIp
     firewallProfile: p.firewall_profile as 'DISABLED' | 'ENABLED' | 'PROTECTED',
     revision: p.revision,
     ...(p.device_id ? { hostname: p.device_id.slice(0, 63) } : {}),
+    ...(profile.ifname ? { ifname: profile.ifname } : {}),
     ...(veth && netns ? { kind: 'veth' as const, veth: { netns, peerName: profile.peer_name ?? `eth${p.nic_index ?? 0}` } } : { kind: 'tap' as const }),
+    ...(!veth && profile.adopt ? { tap: { adopt: true } } : {}),
   };
 }
 

@@ -8,6 +8,8 @@ export interface BindingProfileDoc {
   kind?: string;
   netns?: string;
   peer_name?: string;
+  ifname?: string;
+  adopt?: boolean;
 }
 
 export interface PortPlug {
@@ -19,8 +21,9 @@ export interface PortPlug {
 
 export function portPlug(cfg: ControllerConfig, project: string | null, deviceId: string, profile: BindingProfileDoc): PortPlug {
   const binding = cfg.portBinding;
-  const veth = profile.kind === 'veth' || (profile.kind === undefined && binding.kind === 'veth');
-  if (profile.netns !== undefined || binding.kind !== 'veth') return { veth, netns: profile.netns, sharedByDeviceId: false };
+  // an adopted device is the VM manager's tap, whatever the controller's default plug is
+  const veth = profile.adopt !== true && (profile.kind === 'veth' || (profile.kind === undefined && binding.kind === 'veth'));
+  if (profile.netns !== undefined || !veth || binding.kind !== 'veth') return { veth, netns: profile.netns, sharedByDeviceId: false };
   const template = binding.netnsTemplate;
   const netns = template.replace('{device_id}', deviceId).replace('{project}', project ?? '');
   return { veth, netns, sharedByDeviceId: veth && !template.includes('{project}') };

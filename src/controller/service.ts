@@ -73,7 +73,7 @@ export class ControllerService {
     });
   }
 
-  async portStatus(host: string, portId: string, status: 'ACTIVE' | 'ERROR', reason: string | undefined, revision: number): Promise<void> {
+  async portStatus(host: string, portId: string, status: 'ACTIVE' | 'DOWN' | 'ERROR', reason: string | undefined, revision: number): Promise<void> {
     // stale reports (an older revision, or a port since moved elsewhere) are ignored
     await this.store.write((tx) => tx.setPortStatus({ host, portId: Number(portId), status, reason: reason ?? null, revision, at: now() }));
   }

@@ -333,7 +333,7 @@ export class SqliteStore implements ControllerStore {
         return ok(Number(lastInsertRowid));
       },
       updatePort: (id, c: PortChange) => {
-        this.q("UPDATE ports SET host = ?, firewall_profile = ?, name = COALESCE(?, name), revision = revision + 1, status = CASE WHEN ? THEN 'BUILD' ELSE status END, updated = ? WHERE id = ?").run(c.host, c.firewallProfile, c.name ?? null, c.rebuild ? 1 : 0, c.at, id);
+        this.q("UPDATE ports SET host = ?, firewall_profile = ?, name = COALESCE(?, name), profile = COALESCE(?, profile), revision = revision + 1, status = CASE WHEN ? THEN 'BUILD' ELSE status END, updated = ? WHERE id = ?").run(c.host, c.firewallProfile, c.name ?? null, c.profile ?? null, c.rebuild ? 1 : 0, c.at, id);
         return ok(undefined);
       },
       deletePort: (id) => {

@@ -68,6 +68,8 @@ export interface PortChange {
   host: string | null;
   firewallProfile: string;
   name: string | undefined;
+  /** a new binding profile (JSON); undefined: unchanged */
+  profile?: string;
   /** a new revision that the agent has to realize: status back to BUILD */
   rebuild: boolean;
   at: string;

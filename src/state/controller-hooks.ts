@@ -4,7 +4,7 @@
 import type { HostStateInput } from '../state/schema.js';
 
 export type PortStatus = 'BUILD' | 'ACTIVE' | 'DOWN' | 'ERROR';
-export interface PortStatusReport { hostId: string; portId: string; status: 'ACTIVE' | 'ERROR'; reason?: string; revision: number; generation: number }
+export interface PortStatusReport { hostId: string; portId: string; status: 'ACTIVE' | 'DOWN' | 'ERROR'; reason?: string; revision: number; generation: number }
 export interface HeartbeatReport { hostId: string; underlayAddress?: string; version: string }
 export interface HostSummary { id: string; underlayAddress?: string; alive: boolean; lastSeen?: string /* ISO */ }
 

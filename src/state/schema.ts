@@ -161,6 +161,13 @@ export const portSchema = z
         group: owner.optional(),
         multiQueue: z.boolean().default(false),
         vnetHdr: z.boolean().default(true),
+        /**
+         * The VM manager (libvirt with managed='no' taps it made itself, Ganeti, Nova's vif_type
+         * tap) creates and destroys the tap: plumb never creates it, adopts it when it appears
+         * (any owner, queues, vnet_hdr), and hands it back on the port's removal instead of
+         * deleting it.
+         */
+        adopt: z.boolean().default(false),
       })
       .strict()
       .optional(),

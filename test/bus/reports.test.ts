@@ -15,7 +15,8 @@ describe('report messages', () => {
 
   it.each([
     ['not JSON', '{', /^status: not JSON$/],
-    ['an unknown status', { generation: 1, ports: [{ id: 'p', status: 'DOWN', revision: 0 }] }, /^status\.ports\.0\.status: /],
+    // DOWN is an agent's word for a port waiting on its VM manager; BUILD is the controller's alone
+    ['an unknown status', { generation: 1, ports: [{ id: 'p', status: 'BUILD', revision: 0 }] }, /^status\.ports\.0\.status: /],
     ['a negative generation', { generation: -1, ports: [] }, /^status\.generation: /],
     ['a port id with a dot', { generation: 1, ports: [{ id: 'a.b', status: 'ACTIVE', revision: 0 }] }, /^status\.ports\.0\.id: a port id$/],
     ['an extra field', { generation: 1, ports: [], host: 'h1' }, /^status: /],

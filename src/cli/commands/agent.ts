@@ -32,6 +32,7 @@ function printResult(r: PassResult, json: boolean | undefined): void {
   for (const rej of r.rejections) process.stdout.write(`rejected ${rej.kind} ${rej.id ?? '?'}: ${rej.field}: ${rej.reason}\n`);
   for (const p of r.problems) process.stdout.write(`not applied ${ownerKey(p.owner)}: ${p.reason}\n`);
   for (const f of r.failures) process.stdout.write(`failed ${ownerKey(f.owner)}: ${f.op}: ${f.reason}\n`);
+  for (const p of r.pending) process.stdout.write(`waiting ${ownerKey(p.owner)}: ${p.reason}\n`);
   process.stdout.write(
     `generation ${r.generation}: ${r.writes} kernel writes, ${r.failures.length} failures, ${r.problems.length} not applied, ${r.rejections.length} rejected, ${r.durationMs.toFixed(1)} ms — ${r.converged ? 'converged' : 'NOT converged'}\n`,
   );

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { ifname } from '../../state/schema.js';
 import { shown } from './decode.js';
-import { adminUp, deviceId, hostId, ipAddress, list, macAddress, name, object, projectId, ref, text } from './fields.js';
+import { adminUp, bool, deviceId, hostId, ipAddress, list, macAddress, name, object, projectId, ref, text } from './fields.js';
 
 export const FIREWALL_PROFILES = ['DISABLED', 'ENABLED', 'PROTECTED'] as const;
 export type FirewallProfile = (typeof FIREWALL_PROFILES)[number];
@@ -13,12 +13,18 @@ const firewallProfile = z.enum(FIREWALL_PROFILES, { error: (iss) => (iss.input =
 /** One requested address: a given address, or the next free one of a given subnet. */
 const fixedIp = object({ ip_address: ipAddress.optional(), subnet_id: ref.optional() }).refine((f) => f.ip_address !== undefined || f.subnet_id !== undefined, 'needs ip_address or subnet_id');
 
-/** How the agent plugs the port: a tap, or a veth into the device's namespace (the lab). */
+/**
+ * How the agent plugs the port: a tap, or a veth into the device's namespace (the lab). `ifname`
+ * names the host-side device; `adopt` says the VM manager (libvirt, Ganeti) creates and destroys
+ * that tap and plumb only adopts it (docs/hypervisors.md).
+ */
 const bindingProfile = object({
   kind: z.enum(['tap', 'veth'], { error: () => "must be 'tap' or 'veth'" }).optional(),
   netns: text(64).regex(/^[A-Za-z0-9_.-]+$/, 'is not a namespace name (letters, digits, _ . -)').refine((n) => n !== '.' && n !== '..', 'is not a namespace name').optional(),
   peer_name: ifname.optional(),
-});
+  ifname: ifname.optional(),
+  adopt: bool.optional(),
+}).refine((b) => !(b.adopt === true && (b.kind === 'veth' || b.netns !== undefined)), { message: "only a tap can be adopted (the VM manager creates taps; veths are plumb's)", path: ['adopt'] });
 export type BindingProfile = z.output<typeof bindingProfile>;
 
 export const createPortFields = object({
@@ -61,12 +67,14 @@ export const updatePortFields = object({
   fixed_ips: immutable('fixed_ips').optional(),
   mac_address: immutable('mac_address').optional(),
   device_id: immutable('device_id').optional(),
-  'binding:profile': immutable('binding:profile').optional(),
+  // replaced whole, as Nova does when it (re)binds a port
+  'binding:profile': bindingProfile.optional(),
 });
 export const updatePortRequest = updatePortFields.transform((b) => ({
   name: b.name,
   // undefined: unchanged; null: unbound
   host: b['binding:host_id'] === undefined ? undefined : b['binding:host_id'] || null,
+  profile: b['binding:profile'],
   firewall: b.firewall_profile,
 }));
 export type UpdatePortRequest = z.output<typeof updatePortRequest>;

@@ -34,11 +34,13 @@ export type { PortOwner, PortSpec } from './port-addresses.js';
 export class Ports {
   constructor(private readonly core: ServiceCore) {}
 
-  list(p: Principal, filter: { device_id?: string; network_id?: string } = {}): Promise<Body[]> {
+  list(p: Principal, filter: { device_id?: string; network_id?: string; mac_address?: string } = {}): Promise<Body[]> {
     return this.core.store.read(async (r) => {
       let rows = await r.ports(seesAllPorts(p) ? undefined : p.project);
       if (filter.device_id) rows = rows.filter((x) => x.device_id === filter.device_id);
       if (filter.network_id) rows = rows.filter((x) => String(x.network_id) === filter.network_id);
+      const mac = filter.mac_address?.toLowerCase();
+      if (mac) rows = rows.filter((x) => x.mac === mac);
       const ips = await r.fixedIpsOf(rows.map((x) => x.id));
       return rows.map((x) => withoutBinding(p, portView(x, ips.get(x.id) ?? [])));
     });
@@ -68,6 +70,7 @@ export class Ports {
       // host where the VM manager put the device's other NICs
       const host = req.host !== undefined ? req.host : req.deviceId ? await tx.deviceHost(req.deviceId, project) : null;
       if (host !== null) await this.refuseSharedNamespace(tx, project, req.deviceId, req.profile ?? {});
+      if (host !== null) await this.refuseTakenIfname(tx, host, req.profile ?? {}, undefined);
       const joined = await this.core.joinsVxlan(tx, n, host);
       const created = await this.insert(tx, owner, n, { ...req, host, profile: req.profile ?? {}, firewall: req.firewall ?? 'DISABLED' });
       await this.core.portAdded(tx, changes, n, host, created.row.id, joined);
@@ -84,6 +87,16 @@ export class Ports {
     if (!plug.sharedByDeviceId) return;
     if ((await tx.deviceProjects(deviceId)).some((x) => x !== project)) {
       throw new ConflictError(`device_id '${deviceId}' would put this port into namespace ${String(plug.netns)}, which a device of that id in another project uses (portBinding.netnsTemplate has no {project})`);
+    }
+  }
+
+  /** Two ports of one host cannot name the same device (the agent would refuse the second). */
+  private async refuseTakenIfname(tx: StoreTx, host: string, profile: BindingProfileDoc, self: number | undefined): Promise<void> {
+    if (profile.ifname === undefined) return;
+    for (const other of await tx.hostPorts(host)) {
+      if (other.id === self) continue;
+      const theirs = JSON.parse(other.profile) as BindingProfileDoc;
+      if (theirs.ifname === profile.ifname) throw new ConflictError(`binding:profile.ifname '${profile.ifname}' is already the device of port ${other.id} on host ${host}; unbind that port first`);
     }
   }
 
@@ -196,16 +209,33 @@ export class Ports {
 
   update(p: Principal, id: string, req: UpdatePortRequest): Promise<Body> {
     if (req.host !== undefined) requireBinder(p, 'binding:host_id', 'update_port');
+    if (req.profile !== undefined) {
+      requireBinder(p, 'binding:profile', 'update_port');
+      this.checkProfile(req.profile);
+    }
     return this.core.mutate(async (tx, changes) => {
       const r = await this.core.port(tx, p, id);
       const host = req.host === undefined ? r.host : req.host;
       const firewall = req.firewall ?? r.firewall_profile;
+      const profileJson = req.profile === undefined ? r.profile : JSON.stringify(req.profile);
+      const profile = JSON.parse(profileJson) as BindingProfileDoc;
       const n = await tx.network(r.network_id);
       if (!n) throw new NotFoundError('Network', String(r.network_id));
       const joined = host !== r.host && (await this.core.joinsVxlan(tx, n, host));
-      if (host !== null && host !== r.host) await this.refuseSharedNamespace(tx, r.project, r.device_id, JSON.parse(r.profile) as BindingProfileDoc);
+      const replugged = profileJson !== r.profile;
+      if (host !== null && (host !== r.host || replugged)) {
+        await this.refuseSharedNamespace(tx, r.project, r.device_id, profile);
+        await this.refuseTakenIfname(tx, host, profile, r.id);
+      }
       // a host change is a (live) migration: the port leaves one host's state and joins another's
-      await tx.updatePort(r.id, { host, firewallProfile: firewall, name: req.name, rebuild: host !== r.host || firewall !== r.firewall_profile, at: now() });
+      await tx.updatePort(r.id, {
+        host,
+        firewallProfile: firewall,
+        name: req.name,
+        ...(replugged ? { profile: profileJson } : {}),
+        rebuild: host !== r.host || firewall !== r.firewall_profile || replugged,
+        at: now(),
+      });
       const row = await tx.port(r.id);
       if (!row) throw new NotFoundError('Port', id);
       if (host !== r.host) await this.core.portLeft(tx, changes, r);

@@ -1,0 +1,59 @@
+// The VM manager binds a port it did not create the device for (Ganeti's tapN, libvirt's own
+// taps): it finds the port by MAC, then sets binding:host_id and a binding:profile naming the
+// device and asking plumb to adopt it. Real HTTP on loopback; the host's desired state checked.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningController } from '../../src/controller/server.js';
+import { caller, identities, testController } from './fixture.js';
+
+let ctl: RunningController;
+let alice: ReturnType<typeof caller>, nova: ReturnType<typeof caller>;
+let net = '';
+const message = (r: { body: Record<string, any> }): string => r.body.NeutronError?.message as string;
+
+beforeAll(async () => {
+  ctl = await testController();
+  ({ alice, nova } = identities(ctl.url));
+  net = (await alice('POST', '/v2.0/networks', { network: { name: 'g-net' } })).body.network.id as string;
+});
+afterAll(async () => ctl?.close());
+
+describe('binding a port to a device the VM manager made', () => {
+  it('finds the port by MAC (any case) and rebinds it with ifname and adopt; the host document carries both', async () => {
+    const made = (await alice('POST', '/v2.0/ports', { port: { network_id: net, device_id: 'inst1' } })).body.port;
+    const upper = String(made.mac_address).toUpperCase();
+    const found = await nova('GET', `/v2.0/ports?mac_address=${encodeURIComponent(upper)}`);
+    expect(found.body.ports.map((p: { id: string }) => p.id)).toEqual([made.id]);
+    expect((await nova('GET', '/v2.0/ports?mac_address=aa:bb:cc:dd:ee:ff')).body.ports).toEqual([]);
+
+    const bound = await nova('PUT', `/v2.0/ports/${made.id}`, { port: { 'binding:host_id': 'node1', 'binding:profile': { ifname: 'tap3', adopt: true } } });
+    expect(bound.status).toBe(200);
+    expect(bound.body.port).toMatchObject({ 'binding:host_id': 'node1', 'binding:profile': { ifname: 'tap3', adopt: true }, status: 'BUILD' });
+    const doc = await ctl.hooks.desiredState('node1');
+    expect(doc.ports).toEqual([expect.objectContaining({ id: made.id, mac: made.mac_address, kind: 'tap', ifname: 'tap3', tap: { adopt: true } })]);
+
+    // the profile alone may change (a new tap after a restart): the port is rebuilt
+    const moved = await nova('PUT', `/v2.0/ports/${made.id}`, { port: { 'binding:profile': { ifname: 'tap4', adopt: true } } });
+    expect(moved.status).toBe(200);
+    expect((await ctl.hooks.desiredState('node1')).ports).toEqual([expect.objectContaining({ ifname: 'tap4' })]);
+  });
+
+  it('refuses a project member, a veth to adopt, and a device name another port of the host holds, naming the field', async () => {
+    const a = (await alice('POST', '/v2.0/ports', { port: { network_id: net, device_id: 'inst2' } })).body.port;
+    const b = (await alice('POST', '/v2.0/ports', { port: { network_id: net, device_id: 'inst3' } })).body.port;
+    const mine = await alice('PUT', `/v2.0/ports/${a.id}`, { port: { 'binding:profile': { ifname: 'tap9', adopt: true } } });
+    expect(mine.status).toBe(403);
+    expect(message(mine)).toMatch(/^binding:profile may be set only by the admin or service role \(rule:update_port:binding:profile/);
+    const veth = await nova('PUT', `/v2.0/ports/${a.id}`, { port: { 'binding:profile': { kind: 'veth', netns: 'vm-x', adopt: true } } });
+    expect(veth.status).toBe(400);
+    expect(message(veth)).toMatch(/binding:profile\.adopt.*only a tap can be adopted/);
+    expect((await nova('PUT', `/v2.0/ports/${a.id}`, { port: { 'binding:host_id': 'node2', 'binding:profile': { ifname: 'tap5', adopt: true } } })).status).toBe(200);
+    const clash = await nova('PUT', `/v2.0/ports/${b.id}`, { port: { 'binding:host_id': 'node2', 'binding:profile': { ifname: 'tap5', adopt: true } } });
+    expect(clash.status).toBe(409);
+    expect(message(clash)).toBe(`binding:profile.ifname 'tap5' is already the device of port ${a.id} on host node2; unbind that port first`);
+    // nothing half-applied: b is still unbound
+    expect((await nova('GET', `/v2.0/ports/${b.id}`)).body.port['binding:host_id']).toBe('');
+    const bad = await nova('PUT', `/v2.0/ports/${b.id}`, { port: { 'binding:profile': { ifname: 'x'.repeat(16) } } });
+    expect(bad.status).toBe(400);
+    expect(message(bad)).toMatch(/^Invalid input for binding:profile\.ifname/);
+  });
+});
