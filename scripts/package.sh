@@ -122,7 +122,7 @@ gzip -9n < packaging/deb/plumb.1 > "$common/usr/share/man/man1/plumb.1.gz"
 
 doc=$common/usr/share/doc/plumb
 cp README.md docs/*.md "$doc/"
-cp config/agent.example.yaml config/controller.example.yaml config/example-state.json config/nats-server.example.conf "$doc/examples/"
+cp config/agent.example.yaml config/controller.example.yaml config/hook.example.yaml config/ganeti-kvm-vif-bridge config/example-state.json config/nats-server.example.conf "$doc/examples/"
 {
   cat packaging/deb/copyright.head
   node -e '

@@ -17,6 +17,8 @@ const areas: Record<string, () => Promise<(p: Command) => void>> = {
   controller: async () => (await import('./commands/controller.js')).registerControllerCommands,
   lab: async () => (await import('./commands/lab.js')).registerLabCommands,
   bus: async () => (await import('./commands/bus.js')).registerBusCommands,
+  // called by Ganeti for every NIC start: only the hook's few modules load
+  hook: async () => (await import('./commands/hook.js')).registerHookCommands,
 };
 const only = area !== undefined ? areas[area] : undefined;
 if (only) {

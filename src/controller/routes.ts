@@ -53,7 +53,7 @@ export function routes(svc: ControllerService, hooks: ControllerHooks, base: () 
     r('PUT', '/v2.0/subnets/{id}', async ({ p, params, body }) => ({ subnet: await subnets.update(p, id0(params), decodeWrapped(updateSubnetRequest, body, 'subnet')) })),
     r('DELETE', '/v2.0/subnets/{id}', ({ p, params }) => subnets.delete(p, id0(params))),
     // ports
-    r('GET', '/v2.0/ports', async ({ p, query }) => ({ ports: await ports.list(p, { ...(query.get('device_id') ? { device_id: query.get('device_id') as string } : {}), ...(query.get('network_id') ? { network_id: query.get('network_id') as string } : {}), ...(query.get('mac_address') ? { mac_address: query.get('mac_address') as string } : {}) }) })),
+    r('GET', '/v2.0/ports', async ({ p, query }) => ({ ports: await ports.list(p, { ...(query.get('device_id') ? { device_id: query.get('device_id') as string } : {}), ...(query.get('network_id') ? { network_id: query.get('network_id') as string } : {}), ...(query.get('mac_address') ? { mac_address: query.get('mac_address') as string } : {}), ...(query.get('binding:host_id') ? { host: query.get('binding:host_id') as string } : {}) }) })),
     r('POST', '/v2.0/ports', async ({ p, body }) => ({ port: await ports.create(p, decodeWrapped(createPortRequest, body, 'port')) })),
     r('GET', '/v2.0/ports/{id}', async ({ p, params }) => ({ port: await ports.get(p, id0(params)) })),
     r('PUT', '/v2.0/ports/{id}', async ({ p, params, body }) => ({ port: await ports.update(p, id0(params), decodeWrapped(updatePortRequest, body, 'port')) })),

@@ -96,6 +96,8 @@ describeUnless(debianRootUnavailable())('Debian packages in a throwaway Debian 1
       '/usr/share/doc/plumb/operations.md',
       '/usr/share/doc/plumb/copyright',
       '/usr/share/doc/plumb/examples/agent.example.yaml',
+      '/usr/share/doc/plumb/examples/hook.example.yaml',
+      '/usr/share/doc/plumb/examples/ganeti-kvm-vif-bridge',
       '/usr/share/man/man1/plumb.1.gz',
       '/usr/lib/plumb/NATIVE-MODULES',
     ]) {

@@ -34,13 +34,16 @@ export type { PortOwner, PortSpec } from './port-addresses.js';
 export class Ports {
   constructor(private readonly core: ServiceCore) {}
 
-  list(p: Principal, filter: { device_id?: string; network_id?: string; mac_address?: string } = {}): Promise<Body[]> {
+  list(p: Principal, filter: { device_id?: string; network_id?: string; mac_address?: string; host?: string } = {}): Promise<Body[]> {
+    // filtering by an attribute one cannot see would reveal it
+    if (filter.host !== undefined) requireBinder(p, 'binding:host_id', 'get_port');
     return this.core.store.read(async (r) => {
       let rows = await r.ports(seesAllPorts(p) ? undefined : p.project);
       if (filter.device_id) rows = rows.filter((x) => x.device_id === filter.device_id);
       if (filter.network_id) rows = rows.filter((x) => String(x.network_id) === filter.network_id);
       const mac = filter.mac_address?.toLowerCase();
       if (mac) rows = rows.filter((x) => x.mac === mac);
+      if (filter.host !== undefined) rows = rows.filter((x) => x.host === filter.host);
       const ips = await r.fixedIpsOf(rows.map((x) => x.id));
       return rows.map((x) => withoutBinding(p, portView(x, ips.get(x.id) ?? [])));
     });
