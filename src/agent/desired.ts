@@ -94,7 +94,8 @@ export function buildDesiredKernel(state: HostState, observedLinks: readonly Lin
       continue;
     }
     out.links.push(link);
-    if (net.type === 'IP_LESS_ROUTED') {
+    // standing by for a live migration: plugged, but no route or proxy entry before the switch
+    if (net.type === 'IP_LESS_ROUTED' && !port.standby) {
       routedPortObjects(port, link.name, net, out, { port: byName.get(link.name)?.carrier ?? false, uplink: byName.get(net.uplink)?.carrier ?? false });
     }
   }

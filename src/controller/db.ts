@@ -68,6 +68,12 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE floating_ips ADD COLUMN with_port INTEGER NOT NULL DEFAULT 0;`,
   // devices belong to projects: a device's ports (NIC indexes, per-device limits) are found per project
   `CREATE INDEX ports_project_device ON ports(project, device_id, nic_index);`,
+  // live migration (binding:profile.migrating_to, as Nova sets it): the port is on its host and,
+  // standing by, on the destination; the destination agent's readiness is kept apart from status
+  `ALTER TABLE ports ADD COLUMN migrating_to TEXT;
+   ALTER TABLE ports ADD COLUMN standby_status TEXT;
+   ALTER TABLE ports ADD COLUMN standby_reason TEXT;
+   CREATE INDEX ports_migrating_to ON ports(migrating_to) WHERE migrating_to IS NOT NULL;`,
 ];
 
 export const INVARIANT_PREFIX = 'plumb invariant ';

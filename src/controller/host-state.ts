@@ -46,7 +46,8 @@ export function networkDoc(cfg: ControllerConfig, n: NetworkRow, subnetRows: Sub
   }
 }
 
-export function portDoc(cfg: ControllerConfig, p: PortRow, ips: readonly FixedIpRow[]): PortDoc {
+/** `hostId`: the host the document is for; the destination of a live migration gets the port standing by. */
+export function portDoc(cfg: ControllerConfig, p: PortRow, ips: readonly FixedIpRow[], hostId: string): PortDoc {
   const profile = JSON.parse(p.profile) as BindingProfileDoc;
   const { veth, netns } = portPlug(cfg, p.project, p.device_id, profile);
   return {
@@ -60,6 +61,7 @@ export function portDoc(cfg: ControllerConfig, p: PortRow, ips: readonly FixedIp
     ...(profile.ifname ? { ifname: profile.ifname } : {}),
     ...(veth && netns ? { kind: 'veth' as const, veth: { netns, peerName: profile.peer_name ?? `eth${p.nic_index ?? 0}` } } : { kind: 'tap' as const }),
     ...(!veth && profile.adopt ? { tap: { adopt: true } } : {}),
+    ...(p.migrating_to === hostId && p.host !== hostId ? { standby: true } : {}),
   };
 }
 
@@ -78,7 +80,7 @@ export async function hostState(r: StoreReader, cfg: ControllerConfig, hostId: s
     const n = await r.network(id);
     if (n) networks.push(await networkDocOf(r, cfg, hostId, n));
   }
-  return { ...metaDoc(cfg, hostId, host), networks, ports: ports.map((p) => portDoc(cfg, p, ips.get(p.id) ?? [])) } as HostStateInput;
+  return { ...metaDoc(cfg, hostId, host), networks, ports: ports.map((p) => portDoc(cfg, p, ips.get(p.id) ?? [], hostId)) } as HostStateInput;
 }
 
 /** The meta and the named objects of a host's desired state (undefined: the object is not on the host). */
@@ -87,11 +89,11 @@ export async function hostObjects(r: StoreReader, cfg: ControllerConfig, hostId:
   const rows = new Map<number, PortRow>();
   for (const id of ids.ports) {
     const row = /^\d+$/.test(id) ? await r.port(Number(id)) : undefined;
-    if (row && row.host === hostId) rows.set(row.id, row);
+    if (row && (row.host === hostId || row.migrating_to === hostId)) rows.set(row.id, row);
     else out.ports.set(id, undefined);
   }
   const ips = await r.fixedIpsOf([...rows.keys()]);
-  for (const row of rows.values()) out.ports.set(String(row.id), portDoc(cfg, row, ips.get(row.id) ?? []));
+  for (const row of rows.values()) out.ports.set(String(row.id), portDoc(cfg, row, ips.get(row.id) ?? [], hostId));
   for (const id of ids.networks) {
     const n = /^\d+$/.test(id) ? await r.network(Number(id)) : undefined;
     out.networks.set(id, n && (await r.hostHasPortOn(hostId, n.id)) ? await networkDocOf(r, cfg, hostId, n) : undefined);

@@ -6,7 +6,7 @@ import type { Principal } from './auth.js';
 import { ForbiddenError, PolicyNotAuthorizedError } from './errors.js';
 
 /** Every attribute that binds a port to a host; any added later belongs here too. */
-export const BINDING_ATTRIBUTES = ['binding:host_id', 'binding:profile'] as const;
+export const BINDING_ATTRIBUTES = ['binding:host_id', 'binding:profile', 'binding:migration'] as const;
 export type BindingAttribute = (typeof BINDING_ATTRIBUTES)[number];
 
 const BINDERS = 'the admin or service role';

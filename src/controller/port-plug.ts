@@ -10,6 +10,13 @@ export interface BindingProfileDoc {
   peer_name?: string;
   ifname?: string;
   adopt?: boolean;
+  migrating_to?: string;
+}
+
+/** The profile without its live-migration marker: what the agents plug the port with. */
+export function plugProfileJson(profileJson: string): string {
+  const { migrating_to: _, ...rest } = JSON.parse(profileJson) as BindingProfileDoc;
+  return JSON.stringify(rest);
 }
 
 export interface PortPlug {

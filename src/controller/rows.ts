@@ -43,6 +43,10 @@ export interface PortRow {
   host: string | null;
   status: string;
   status_reason: string | null;
+  /** the destination of a live migration in progress, where the port stands by */
+  migrating_to: string | null;
+  standby_status: string | null;
+  standby_reason: string | null;
   revision: number;
   profile: string;
   firewall_profile: string;
@@ -126,6 +130,8 @@ export function portView(p: PortRow, ips: FixedIpRow[]): Record<string, unknown>
     fixed_ips: ips.map((f) => ({ subnet_id: String(f.subnet_id), ip_address: f.ip })),
     'binding:host_id': p.host ?? '',
     'binding:profile': JSON.parse(p.profile) as unknown,
+    // the destination's readiness during a live migration: ACTIVE once its tap is in place
+    'binding:migration': p.migrating_to === null ? null : { host: p.migrating_to, status: p.standby_status ?? 'BUILD', status_reason: p.standby_reason },
     status: p.status,
     status_reason: p.status_reason,
     admin_state_up: true,

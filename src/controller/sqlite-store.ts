@@ -268,20 +268,23 @@ export class SqliteStore implements ControllerStore {
       countPortsOfNetwork: (networkId) => ok(this.count('SELECT COUNT(*) c FROM ports WHERE network_id = ?', networkId)),
       countPorts: (project) => ok(this.count('SELECT COUNT(*) c FROM ports WHERE project = ?', project)),
       macInUse: (mac) => ok(!!one('SELECT 1 FROM ports WHERE mac = ?', mac)),
-      hostsOfNetwork: (networkId) => ok(all<{ host: string }>('SELECT DISTINCT host FROM ports WHERE network_id = ? AND host IS NOT NULL', networkId).map((r) => r.host)),
-      networksOfHost: (host) => ok(all<{ network_id: number }>('SELECT DISTINCT network_id FROM ports WHERE host = ?', host).map((r) => r.network_id)),
-      hostHasPortOn: (host, networkId) => ok(!!one('SELECT 1 FROM ports WHERE host = ? AND network_id = ? LIMIT 1', host, networkId)),
-      hostPorts: (host) => ok(all<PortRow>('SELECT * FROM ports WHERE host = ? ORDER BY id', host)),
+      // a port is on its host and, during a live migration, standing by on migrating_to
+      hostsOfNetwork: (networkId) =>
+        ok(all<{ host: string }>('SELECT host FROM ports WHERE network_id = ? AND host IS NOT NULL UNION SELECT migrating_to FROM ports WHERE network_id = ? AND migrating_to IS NOT NULL', networkId, networkId).map((r) => r.host)),
+      networksOfHost: (host) => ok(all<{ network_id: number }>('SELECT DISTINCT network_id FROM ports WHERE host = ? OR migrating_to = ?', host, host).map((r) => r.network_id)),
+      hostHasPortOn: (host, networkId) => ok(!!one('SELECT 1 FROM ports WHERE network_id = ? AND (host = ? OR migrating_to = ?) LIMIT 1', networkId, host, host)),
+      hostPorts: (host) => ok(all<PortRow>('SELECT * FROM ports WHERE host = ? OR migrating_to = ? ORDER BY id', host, host)),
       fixedIpsOfHost: (host) => {
         const out = new Map<number, FixedIpRow[]>();
-        for (const f of all<FixedIpRow>('SELECT f.* FROM fixed_ips f JOIN ports p ON p.id = f.port_id WHERE p.host = ? ORDER BY f.rowid', host)) {
+        for (const f of all<FixedIpRow>('SELECT f.* FROM fixed_ips f JOIN ports p ON p.id = f.port_id WHERE p.host = ? OR p.migrating_to = ? ORDER BY f.rowid', host, host)) {
           const l = out.get(f.port_id);
           if (l) l.push(f);
           else out.set(f.port_id, [f]);
         }
         return ok(out);
       },
-      vteps: (networkId, exceptHost) => ok(all<{ u: string }>('SELECT DISTINCT h.underlay u FROM ports p JOIN hosts h ON h.id = p.host WHERE p.network_id = ? AND p.host != ? AND h.underlay IS NOT NULL', networkId, exceptHost).map((r) => r.u)),
+      vteps: (networkId, exceptHost) =>
+        ok(all<{ u: string }>('SELECT DISTINCT h.underlay u FROM ports p JOIN hosts h ON h.id = p.host OR h.id = p.migrating_to WHERE p.network_id = ? AND h.id != ? AND h.underlay IS NOT NULL', networkId, exceptHost).map((r) => r.u)),
       portsByStatus: () => ok(Object.fromEntries(all<{ status: string; n: number }>('SELECT status, COUNT(*) AS n FROM ports GROUP BY status').map((r) => [r.status, r.n]))),
       deviceProjects: (deviceId) => ok(all<{ project: string | null }>('SELECT DISTINCT project FROM ports INDEXED BY ports_device WHERE device_id = ? AND host IS NOT NULL', deviceId).map((r) => r.project)),
       deviceHost: (deviceId, project) =>
@@ -333,7 +336,7 @@ export class SqliteStore implements ControllerStore {
         return ok(Number(lastInsertRowid));
       },
       updatePort: (id, c: PortChange) => {
-        this.q("UPDATE ports SET host = ?, firewall_profile = ?, name = COALESCE(?, name), profile = COALESCE(?, profile), revision = revision + 1, status = CASE WHEN ? THEN 'BUILD' ELSE status END, updated = ? WHERE id = ?").run(c.host, c.firewallProfile, c.name ?? null, c.profile ?? null, c.rebuild ? 1 : 0, c.at, id);
+        this.q("UPDATE ports SET host = ?, firewall_profile = ?, name = COALESCE(?, name), profile = COALESCE(?, profile), migrating_to = ?, standby_status = CASE WHEN ? THEN NULL ELSE standby_status END, standby_reason = CASE WHEN ? THEN NULL ELSE standby_reason END, revision = revision + 1, status = CASE WHEN ? THEN 'BUILD' ELSE status END, updated = ? WHERE id = ?").run(c.host, c.firewallProfile, c.name ?? null, c.profile ?? null, c.migratingTo, c.resetStandby ? 1 : 0, c.resetStandby ? 1 : 0, c.rebuild ? 1 : 0, c.at, id);
         return ok(undefined);
       },
       deletePort: (id) => {
@@ -391,6 +394,8 @@ export class SqliteStore implements ControllerStore {
       },
       setPortStatus: (r) => {
         this.q('UPDATE ports SET status = ?, status_reason = ?, updated = ? WHERE id = ? AND host = ? AND revision = ?').run(r.status, r.reason, r.at, r.portId, r.host, r.revision);
+        // the destination of a live migration reports the port it stands by with
+        this.q('UPDATE ports SET standby_status = ?, standby_reason = ? WHERE id = ? AND migrating_to = ? AND revision = ?').run(r.status, r.reason, r.portId, r.host, r.revision);
         return ok(undefined);
       },
     };

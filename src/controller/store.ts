@@ -70,6 +70,10 @@ export interface PortChange {
   name: string | undefined;
   /** a new binding profile (JSON); undefined: unchanged */
   profile?: string;
+  /** the live-migration destination (null: none) */
+  migratingTo: string | null;
+  /** the destination must apply the port again: its readiness back to BUILD */
+  resetStandby: boolean;
   /** a new revision that the agent has to realize: status back to BUILD */
   rebuild: boolean;
   at: string;

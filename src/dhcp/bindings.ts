@@ -43,7 +43,8 @@ export function buildBindings(state: HostState): BindingTable {
   const nets = new Map(state.networks.map((n) => [n.id, n]));
   for (const port of state.ports) {
     const net = nets.get(port.network);
-    if (!net) continue;
+    // a live migration's destination answers nothing until the port is moved here
+    if (!net || port.standby) continue;
     let kept = perPort.get(port);
     if (!kept || kept.net !== net) perPort.set(port, (kept = { net, binding: bindingOf(port, net) }));
     if (!kept.binding) continue;

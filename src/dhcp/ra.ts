@@ -17,6 +17,7 @@ export function raBindings(state: HostState): Map<string, RaBinding> {
   const out = new Map<string, RaBinding>();
   const nets = new Map(state.networks.map((n) => [n.id, n]));
   for (const p of state.ports) {
+    if (p.standby) continue; // a live migration's destination advertises nothing before the switch
     const net = nets.get(p.network);
     const v6 = net?.subnets.filter((s) => s.dhcp && parseCidr(s.cidr).family === 6) ?? [];
     if (net && v6.length) out.set(portIfname(p), { ifname: portIfname(p), mtu: net.mtu, subnets: v6 });

@@ -1,6 +1,8 @@
 // The harness's initramfs: busybox-static, the kernel modules the guests need (decompressed if
 // the package ships them compressed) and scripts/qemu/initramfs-init.sh as /init, packed with
 // `cpio -H newc`. Cached under a hash of every input, so it is rebuilt only when one changes.
+// The standalone variant (scripts/qemu/standalone-init.sh, NIC modules only) boots a guest that
+// needs nothing from the host, as a libvirt domain that live-migrates must.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -11,9 +13,14 @@ import { readModule, resolveModules } from './modules.js';
 import type { GuestKernel } from './kernel.js';
 import { withLock } from './lock.js';
 
-const initScript = path.join(repoRoot, 'scripts', 'qemu', 'initramfs-init.sh');
+export type InitramfsVariant = 'harness' | 'standalone';
 
-function inputsHash(kernel: GuestKernel, moduleFiles: string[]): string {
+const variants: Record<InitramfsVariant, { init: string; modules: string[] | undefined }> = {
+  harness: { init: path.join(repoRoot, 'scripts', 'qemu', 'initramfs-init.sh'), modules: undefined },
+  standalone: { init: path.join(repoRoot, 'scripts', 'qemu', 'standalone-init.sh'), modules: ['virtio_pci', 'virtio_net'] },
+};
+
+function inputsHash(kernel: GuestKernel, initScript: string, moduleFiles: string[]): string {
   const h = createHash('sha256');
   h.update(kernel.release);
   h.update(readFileSync(initScript));
@@ -24,10 +31,11 @@ function inputsHash(kernel: GuestKernel, moduleFiles: string[]): string {
 }
 
 /** Path of an initramfs for `kernel`, building it first if no cached one matches the inputs. */
-export async function ensureInitramfs(kernel: GuestKernel): Promise<string> {
+export async function ensureInitramfs(kernel: GuestKernel, variant: InitramfsVariant = 'harness'): Promise<string> {
   if (!existsSync(busyboxBinary)) throw new InitramfsBuildError(`${busyboxBinary} missing: install busybox-static`);
-  const modules = resolveModules(kernel.modulesDir);
-  const image = path.join(cacheDir, `initramfs-${inputsHash(kernel, modules.map((m) => m.file))}.cpio`);
+  const { init: initScript, modules: wanted } = variants[variant];
+  const modules = resolveModules(kernel.modulesDir, wanted);
+  const image = path.join(cacheDir, `initramfs-${variant === 'harness' ? '' : `${variant}-`}${inputsHash(kernel, initScript, modules.map((m) => m.file))}.cpio`);
   if (existsSync(image)) return image;
   return withLock(path.join(cacheDir, 'build.lock'), () => {
     if (existsSync(image)) return image;

@@ -184,6 +184,12 @@ export const portSchema = z
     portSecurity: z.boolean().default(true),
     /** Hostname handed out by DHCP (option 12). */
     hostname: z.string().min(1).max(63).optional(),
+    /**
+     * The destination of a live migration, before the switch: the device is made (or adopted)
+     * and plugged, port security applied, but no route, proxy entry or DHCP/RA answer exists
+     * here, so the port is never served by two hosts. Reported ACTIVE once ready.
+     */
+    standby: z.boolean().default(false),
     /** Controller's revision of this port, echoed back in status reports. */
     revision: z.number().int().min(0).default(0),
   })

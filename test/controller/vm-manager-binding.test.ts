@@ -3,7 +3,8 @@
 // device and asking plumb to adopt it. Real HTTP on loopback; the host's desired state checked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningController } from '../../src/controller/server.js';
-import { caller, identities, testController } from './fixture.js';
+import { ALICE, caller, identities, testController } from './fixture.js';
+import { until } from '../helpers/until.js';
 
 let ctl: RunningController;
 let alice: ReturnType<typeof caller>, nova: ReturnType<typeof caller>;
@@ -55,5 +56,65 @@ describe('binding a port to a device the VM manager made', () => {
     const bad = await nova('PUT', `/v2.0/ports/${b.id}`, { port: { 'binding:profile': { ifname: 'x'.repeat(16) } } });
     expect(bad.status).toBe(400);
     expect(message(bad)).toMatch(/^Invalid input for binding:profile\.ifname/);
+  });
+});
+
+describe('live migration: binding:profile.migrating_to, then the host change', () => {
+  it('stands the port by on the destination, reports its readiness apart, and moves it for good on the host change', async () => {
+    const made = (await nova('POST', '/v2.0/ports', { port: { network_id: net, project_id: ALICE, device_id: 'mig1', 'binding:host_id': 'src1' } })).body.port;
+    const id = made.id as string;
+    ctl.hooks.reportPortStatus({ hostId: 'src1', portId: id, status: 'ACTIVE', revision: 1, generation: 1 });
+    await until(async () => ((await nova('GET', `/v2.0/ports/${id}`)).body.port.status === 'ACTIVE' ? true : undefined), 5_000, 20);
+    expect((await ctl.hooks.desiredState('dst1')).ports ?? []).toEqual([]);
+
+    const start = await nova('PUT', `/v2.0/ports/${id}`, { port: { 'binding:profile': { migrating_to: 'dst1' } } });
+    expect(start.status).toBe(200);
+    // the source keeps serving: nothing it plugs changed, so the port stays ACTIVE there
+    expect(start.body.port).toMatchObject({ status: 'ACTIVE', 'binding:host_id': 'src1', 'binding:migration': { host: 'dst1', status: 'BUILD', status_reason: null } });
+    const src = (await ctl.hooks.desiredState('src1')).ports ?? [];
+    const dst = (await ctl.hooks.desiredState('dst1')).ports ?? [];
+    expect(src).toEqual([expect.not.objectContaining({ standby: true })]);
+    expect(dst).toEqual([expect.objectContaining({ id, mac: made.mac_address, standby: true })]);
+    // the destination's report is its readiness, not the port's status
+    const rev = (dst[0] as { revision: number }).revision;
+    ctl.hooks.reportPortStatus({ hostId: 'dst1', portId: id, status: 'ACTIVE', revision: rev, generation: 1 });
+    const ready = await until(async () => {
+      const p = (await nova('GET', `/v2.0/ports/${id}`)).body.port;
+      return p['binding:migration']?.status === 'ACTIVE' ? p : undefined;
+    }, 5_000, 20);
+    expect(ready.status).toBe('ACTIVE');
+    // a project member sees none of it
+    expect((await alice('GET', `/v2.0/ports/${id}`)).body.port).not.toHaveProperty('binding:migration');
+
+    // the switch: Nova binds the port to the destination and drops migrating_to in one PUT
+    const done = await nova('PUT', `/v2.0/ports/${id}`, { port: { 'binding:host_id': 'dst1', 'binding:profile': {} } });
+    expect(done.body.port).toMatchObject({ status: 'BUILD', 'binding:host_id': 'dst1', 'binding:migration': null });
+    expect((await ctl.hooks.desiredState('src1')).ports ?? []).toEqual([]);
+    expect((await ctl.hooks.desiredState('dst1')).ports).toEqual([expect.not.objectContaining({ standby: true })]);
+  });
+
+  it('an aborted migration (migrating_to removed) takes the port off the destination only', async () => {
+    const made = (await nova('POST', '/v2.0/ports', { port: { network_id: net, project_id: ALICE, device_id: 'mig2', 'binding:host_id': 'src2' } })).body.port;
+    await nova('PUT', `/v2.0/ports/${made.id}`, { port: { 'binding:profile': { migrating_to: 'dst2' } } });
+    expect((await ctl.hooks.desiredState('dst2')).ports).toHaveLength(1);
+    const abort = await nova('PUT', `/v2.0/ports/${made.id}`, { port: { 'binding:profile': {} } });
+    expect(abort.body.port).toMatchObject({ 'binding:host_id': 'src2', 'binding:migration': null });
+    expect((await ctl.hooks.desiredState('dst2')).ports ?? []).toEqual([]);
+    expect((await ctl.hooks.desiredState('src2')).ports).toHaveLength(1);
+    // deleting a port mid-migration takes it off both hosts
+    await nova('PUT', `/v2.0/ports/${made.id}`, { port: { 'binding:profile': { migrating_to: 'dst2' } } });
+    expect((await nova('DELETE', `/v2.0/ports/${made.id}`)).status).toBe(204);
+    expect((await ctl.hooks.desiredState('dst2')).ports ?? []).toEqual([]);
+    expect((await ctl.hooks.desiredState('src2')).ports ?? []).toEqual([]);
+  });
+
+  it('refuses migrating_to on a new port or an unbound one, naming the field', async () => {
+    const created = await nova('POST', '/v2.0/ports', { port: { network_id: net, project_id: ALICE, 'binding:host_id': 'src3', 'binding:profile': { migrating_to: 'dst3' } } });
+    expect(created.status).toBe(400);
+    expect(message(created)).toMatch(/^Invalid input for binding:profile\.migrating_to\. Reason: a new port has no VM to migrate/);
+    const unbound = (await alice('POST', '/v2.0/ports', { port: { network_id: net } })).body.port;
+    const r = await nova('PUT', `/v2.0/ports/${unbound.id}`, { port: { 'binding:profile': { migrating_to: 'dst3' } } });
+    expect(r.status).toBe(400);
+    expect(message(r)).toBe('Invalid input for binding:profile.migrating_to. Reason: the port is bound to no host: a live migration starts from one (binding:host_id).');
   });
 });

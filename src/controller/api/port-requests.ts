@@ -24,6 +24,8 @@ const bindingProfile = object({
   peer_name: ifname.optional(),
   ifname: ifname.optional(),
   adopt: bool.optional(),
+  /** the destination host of a live migration in progress (Nova's binding:profile field) */
+  migrating_to: hostId.optional(),
 }).refine((b) => !(b.adopt === true && (b.kind === 'veth' || b.netns !== undefined)), { message: "only a tap can be adopted (the VM manager creates taps; veths are plumb's)", path: ['adopt'] });
 export type BindingProfile = z.output<typeof bindingProfile>;
 

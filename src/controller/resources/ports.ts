@@ -14,7 +14,7 @@ import { portView } from '../rows.js';
 import { now, type Body, type ServiceCore } from '../service-core.js';
 import type { NewPort, StoreTx } from '../store.js';
 import { HEX } from './networks.js';
-import { portPlug, type BindingProfileDoc } from '../port-plug.js';
+import { plugProfileJson, portPlug, type BindingProfileDoc } from '../port-plug.js';
 
 /** Random octets from a pooled buffer (one getrandom per 4 KiB instead of one per MAC). */
 let randomPool = Buffer.alloc(0);
@@ -59,6 +59,7 @@ export class Ports {
     if (req.profile !== undefined) {
       requireBinder(p, 'binding:profile', 'create_port');
       this.checkProfile(req.profile);
+      if (req.profile.migrating_to !== undefined) throw new BadRequestError('binding:profile.migrating_to', 'a new port has no VM to migrate; set it with PUT on the bound port when the live migration starts');
     }
     const project = req.project ?? p.project;
     if (req.project !== undefined) {
@@ -159,6 +160,9 @@ export class Ports {
       host: port.host,
       status: 'BUILD',
       status_reason: null,
+      migrating_to: null,
+      standby_status: null,
+      standby_reason: null,
       revision: 1,
       profile: port.profile,
       firewall_profile: port.firewallProfile,
@@ -224,25 +228,35 @@ export class Ports {
       const profile = JSON.parse(profileJson) as BindingProfileDoc;
       const n = await tx.network(r.network_id);
       if (!n) throw new NotFoundError('Network', String(r.network_id));
+      const migratingTo = migrationTarget(profile, host);
       const joined = host !== r.host && (await this.core.joinsVxlan(tx, n, host));
-      const replugged = profileJson !== r.profile;
-      if (host !== null && (host !== r.host || replugged)) {
+      const standbyJoined = migratingTo !== null && migratingTo !== r.migrating_to && (await this.core.joinsVxlan(tx, n, migratingTo));
+      // a new migrating_to alone changes nothing on the port's host
+      const replugged = plugProfileJson(profileJson) !== plugProfileJson(r.profile);
+      for (const h of [host, migratingTo]) {
+        if (h === null || (h === r.host && !replugged) || (h === r.migrating_to && !replugged)) continue;
         await this.refuseSharedNamespace(tx, r.project, r.device_id, profile);
-        await this.refuseTakenIfname(tx, host, profile, r.id);
+        await this.refuseTakenIfname(tx, h, profile, r.id);
       }
-      // a host change is a (live) migration: the port leaves one host's state and joins another's
+      const rebuild = host !== r.host || firewall !== r.firewall_profile || replugged;
+      // A live migration: migrating_to puts the port on the destination too, standing by (its
+      // tap made, nothing announced or answered); the host change then moves it there for good.
       await tx.updatePort(r.id, {
         host,
         firewallProfile: firewall,
         name: req.name,
-        ...(replugged ? { profile: profileJson } : {}),
-        rebuild: host !== r.host || firewall !== r.firewall_profile || replugged,
+        ...(profileJson !== r.profile ? { profile: profileJson } : {}),
+        migratingTo,
+        resetStandby: rebuild || migratingTo !== r.migrating_to,
+        rebuild,
         at: now(),
       });
       const row = await tx.port(r.id);
       if (!row) throw new NotFoundError('Port', id);
       if (host !== r.host) await this.core.portLeft(tx, changes, r);
+      if (r.migrating_to !== null && r.migrating_to !== migratingTo && r.migrating_to !== host) await this.core.portLeft(tx, changes, { ...r, host: r.migrating_to });
       await this.core.portAdded(tx, changes, n, host, r.id, joined);
+      if (migratingTo !== null) await this.core.portAdded(tx, changes, n, migratingTo, r.id, standbyJoined);
       return withoutBinding(p, await this.core.portBody(tx, row));
     });
   }
@@ -251,9 +265,18 @@ export class Ports {
   async remove(tx: StoreTx, changes: HostChanges, r: PortRow): Promise<void> {
     await tx.deletePort(r.id);
     await this.core.portLeft(tx, changes, r);
+    if (r.migrating_to !== null) await this.core.portLeft(tx, changes, { ...r, host: r.migrating_to });
   }
 
   async delete(p: Principal, id: string): Promise<void> {
     await this.core.mutate(async (tx, changes) => this.remove(tx, changes, await this.core.port(tx, p, id)));
   }
+}
+
+/** Where a live migration takes the port (binding:profile.migrating_to), or null. */
+function migrationTarget(profile: BindingProfileDoc, host: string | null): string | null {
+  const to = profile.migrating_to;
+  if (to === undefined || to === host) return null;
+  if (host === null) throw new BadRequestError('binding:profile.migrating_to', 'the port is bound to no host: a live migration starts from one (binding:host_id)');
+  return to;
 }

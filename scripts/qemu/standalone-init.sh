@@ -1,0 +1,37 @@
+#!/bin/busybox sh
+# PID 1 of a guest that shares nothing with the host: a libvirt domain that live-migrates
+# (virtiofs, which the harness's own guests use, blocks migration). Loads the NIC modules, takes
+# its address from DHCP on eth0 with busybox udhcpc (renewing in the background) and stays up,
+# answering pings. Its console lines (PLUMB-GUEST-*) are what tests read. Built into the
+# standalone initramfs by src/qemu/initramfs.ts; changing this file rebuilds it.
+/bin/busybox mkdir -p /proc /sys /dev /tmp
+/bin/busybox mount -t devtmpfs dev /dev
+exec </dev/console >/dev/console 2>&1
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+for m in $(cat /modules.order); do
+  insmod "/modules/$m.ko" 2>/dev/null || echo "plumb-init: insmod $m failed"
+done
+name=$(sed -n 's/.*plumb_name=\([^ ]*\).*/\1/p' /proc/cmdline)
+hostname "${name:-guest}"
+ip link set lo up
+ip link set eth0 up
+cat > /bin/lease <<'SCRIPT'
+#!/bin/sh
+# udhcpc's hook: $1 is the event; ip, mask (prefix length), router come from the lease
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -z "$router" ] || ip route replace default via "${router%% *}" dev "$interface"
+    echo "PLUMB-GUEST-LEASE $1 $ip/${mask:-24} router=${router:-none}" ;;
+  leasefail|nak) echo "PLUMB-GUEST-DHCP $1" ;;
+esac
+SCRIPT
+chmod 755 /bin/lease
+echo "PLUMB-GUEST-BOOTED $(cut -d' ' -f1 /proc/uptime) $(cat /sys/class/net/eth0/address)"
+udhcpc -i eth0 -s /bin/lease -t 60 -T 1 -A 1 -b -x hostname:"${name:-guest}"
+echo "PLUMB-GUEST-READY"
+while :; do sleep 3600; done
