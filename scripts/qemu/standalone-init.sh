@@ -1,7 +1,7 @@
 #!/bin/busybox sh
 # PID 1 of a guest that shares nothing with the host: a libvirt domain that live-migrates
 # (virtiofs, which the harness's own guests use, blocks migration). Loads the NIC modules, takes
-# its address from DHCP on eth0 with busybox udhcpc (renewing in the background) and stays up,
+# its addresses from DHCP on every NIC with busybox udhcpc (renewing in the background) and stays up,
 # answering pings. Its console lines (PLUMB-GUEST-*) are what tests read. Built into the
 # standalone initramfs by src/qemu/initramfs.ts; changing this file rebuilds it.
 /bin/busybox mkdir -p /proc /sys /dev /tmp
@@ -17,21 +17,22 @@ done
 name=$(sed -n 's/.*plumb_name=\([^ ]*\).*/\1/p' /proc/cmdline)
 hostname "${name:-guest}"
 ip link set lo up
-ip link set eth0 up
+nics=$(cd /sys/class/net && ls -d eth* 2>/dev/null)
+for n in $nics; do ip link set "$n" up; done
 cat > /bin/lease <<'SCRIPT'
 #!/bin/sh
-# udhcpc's hook: $1 is the event; ip, mask (prefix length), router come from the lease
+# udhcpc's hook: $1 is the event; interface, ip, mask (prefix length), router come from the lease
 case "$1" in
   bound|renew)
     ip addr flush dev "$interface"
     ip addr add "$ip/${mask:-24}" dev "$interface"
     [ -z "$router" ] || ip route replace default via "${router%% *}" dev "$interface"
-    echo "PLUMB-GUEST-LEASE $1 $ip/${mask:-24} router=${router:-none}" ;;
-  leasefail|nak) echo "PLUMB-GUEST-DHCP $1" ;;
+    echo "PLUMB-GUEST-LEASE $interface $1 $ip/${mask:-24} router=${router:-none}" ;;
+  leasefail|nak) echo "PLUMB-GUEST-DHCP $interface $1" ;;
 esac
 SCRIPT
 chmod 755 /bin/lease
-echo "PLUMB-GUEST-BOOTED $(cut -d' ' -f1 /proc/uptime) $(cat /sys/class/net/eth0/address)"
-udhcpc -i eth0 -s /bin/lease -t 60 -T 1 -A 1 -b -x hostname:"${name:-guest}"
+echo "PLUMB-GUEST-BOOTED $(cut -d' ' -f1 /proc/uptime) $nics"
+for n in $nics; do udhcpc -i "$n" -s /bin/lease -t 60 -T 1 -A 1 -b -x hostname:"${name:-guest}"; done
 echo "PLUMB-GUEST-READY"
 while :; do sleep 3600; done

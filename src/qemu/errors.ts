@@ -30,3 +30,6 @@ export class GuestScriptError extends PlumbError {
     super(`guest ${vm}: script exited ${exitCode}; console tail:\n${consoleTail}`);
   }
 }
+
+/** A libvirtd of the harness did not start or answer, or virsh failed (with virsh's own words). */
+export class LibvirtError extends PlumbError {}
