@@ -34,5 +34,11 @@ SCRIPT
 chmod 755 /bin/lease
 echo "PLUMB-GUEST-BOOTED $(cut -d' ' -f1 /proc/uptime) $nics"
 for n in $nics; do udhcpc -i "$n" -s /bin/lease -t 60 -T 1 -A 1 -b -x hostname:"${name:-guest}"; done
+# plumb_dhcp_probe=<nic>: a full DHCP exchange on that NIC every 0.2 s, configuring nothing, so
+# a test sees who answers the VM at every moment (a live migration must never get two answers)
+probe=$(sed -n 's/.*plumb_dhcp_probe=\([^ ]*\).*/\1/p' /proc/cmdline)
+if [ -n "$probe" ]; then
+  (while :; do udhcpc -i "$probe" -n -q -s /bin/true -t 1 -T 1 -A 0 >/dev/null 2>&1; sleep 0.2; done) &
+fi
 echo "PLUMB-GUEST-READY"
 while :; do sleep 3600; done

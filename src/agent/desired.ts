@@ -3,7 +3,7 @@
 // user/group names, both passed in.
 import type { Link } from '../kernel/types.js';
 import type { HostState, Network, Port, RoutedNetwork, VxlanNetwork } from '../state/schema.js';
-import { bridgeName, portIfname, vlanName, vxlanName, MAC_FILTERED_VXLAN_NAME } from '../state/names.js';
+import { bridgeName, hostSideMac, portIfname, vlanName, vxlanName, MAC_FILTERED_VXLAN_NAME } from '../state/names.js';
 import { family, hostPrefix, parseCidr } from '../util/ip.js';
 import type { DesiredKernel, DesiredLink, ModelProblem } from './model.js';
 import type { Owner } from './ownership.js';
@@ -214,13 +214,16 @@ function portLink(
   const owner: Owner = { kind: 'port', id: port.id };
   const name = portIfname(port);
   const master = net.type === 'IP_LESS_ROUTED' ? undefined : bridgeName(net, state.host);
+  // a routed port's device answers for the VM's gateway: the same MAC on every host
+  const routedMac =
+    net.type === 'IP_LESS_ROUTED' ? { mac: hostSideMac(port.mac), announceOnMacChange: net.subnets.flatMap((s) => (s.gateway ? [s.gateway] : [])) } : {};
   if (port.kind === 'veth') {
     const veth = port.veth;
     if (!veth) return undefined; // validation guarantees it
-    return { kind: 'veth', name, owner, mtu, master, peerMac: port.mac, peerName: veth.peerName, peerNetns: veth.netns };
+    return { kind: 'veth', name, owner, mtu, master, ...routedMac, peerMac: port.mac, peerName: veth.peerName, peerNetns: veth.netns };
   }
   // an adopted tap keeps whatever owner, queues and offloads its VM manager gave it
-  if (port.tap?.adopt) return { kind: 'tap', name, owner, mtu, master, uid: undefined, gid: undefined, multiQueue: false, vnetHdr: true, adopt: true };
+  if (port.tap?.adopt) return { kind: 'tap', name, owner, mtu, master, ...routedMac, uid: undefined, gid: undefined, multiQueue: false, vnetHdr: true, adopt: true };
   const ownerSpec = port.tap?.owner ?? state.host.tapOwner;
   const groupSpec = port.tap?.group ?? state.host.tapGroup;
   const uid = ownerSpec === undefined ? undefined : ids.uid(ownerSpec);
@@ -233,7 +236,7 @@ function portLink(
     problem(owner, `tap group '${groupSpec}' is not a known group on this host`);
     return undefined;
   }
-  return { kind: 'tap', name, owner, mtu, master, uid, gid, multiQueue: port.tap?.multiQueue ?? false, vnetHdr: port.tap?.vnetHdr ?? true, adopt: false };
+  return { kind: 'tap', name, owner, mtu, master, ...routedMac, uid, gid, multiQueue: port.tap?.multiQueue ?? false, vnetHdr: port.tap?.vnetHdr ?? true, adopt: false };
 }
 
 export type { ModelProblem };

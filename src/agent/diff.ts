@@ -36,7 +36,7 @@ export function diff(desired: DesiredKernel, observed: Observed, frozen: Readonl
     const have = byName.get(want.name);
     if (!have) {
       ops.push({ kind: 'linkAdd', link: want, owner: want.owner });
-      ops.push({ kind: 'linkSet', name: want.name, master: want.master, up: true, owner: want.owner });
+      ops.push({ kind: 'linkSet', name: want.name, master: want.master, up: true, ...(want.mac ? { address: want.mac } : {}), owner: want.owner });
       continue;
     }
     const adopting = want.kind === 'tap' && want.adopt;
@@ -54,13 +54,18 @@ export function diff(desired: DesiredKernel, observed: Observed, frozen: Readonl
       } else {
         ops.push({ kind: 'linkDel', link: have, owner: want.owner });
         ops.push({ kind: 'linkAdd', link: want, owner: want.owner });
-        ops.push({ kind: 'linkSet', name: want.name, master: want.master, up: true, owner: want.owner });
+        ops.push({ kind: 'linkSet', name: want.name, master: want.master, up: true, ...(want.mac ? { address: want.mac } : {}), owner: want.owner });
         recreated.add(want.name);
         continue;
       }
     }
     const set: Extract<Op, { kind: 'linkSet' }> = { kind: 'linkSet', name: want.name, owner: want.owner };
     if (have.mtu !== want.mtu) set.mtu = want.mtu;
+    if (want.mac && have.mac.toLowerCase() !== want.mac) {
+      set.address = want.mac;
+      // the VM may hold the old address for its gateway: tell it (phase after the change)
+      for (const gw of want.announceOnMacChange ?? []) ops.push({ kind: 'announce', dev: want.name, address: gw, owner: want.owner });
+    }
     const alias = adopting ? adoptedAlias(want.owner.kind === 'port' ? want.owner.id : want.name) : ownerAlias(want.owner);
     if (have.alias !== alias) set.alias = alias;
     const haveMaster = have.masterIndex === undefined ? undefined : byIndex.get(have.masterIndex)?.name;

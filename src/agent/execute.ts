@@ -69,7 +69,7 @@ export async function execute(
   /** new device -> the master it was created with ('' for none) */
   const attachedAtCreation = new Map<string, string>();
   const alreadyDone = (op: Op): boolean =>
-    op.kind === 'linkSet' && op.up === true && op.mtu === undefined && op.alias === undefined && op.group === undefined && attachedAtCreation.get(op.name) === (op.master ?? '');
+    op.kind === 'linkSet' && op.up === true && op.mtu === undefined && op.alias === undefined && op.group === undefined && op.address === undefined && attachedAtCreation.get(op.name) === (op.master ?? '');
 
   const run = async (op: Op): Promise<void> => {
     writes += 1;
@@ -100,6 +100,7 @@ export async function execute(
         if (op.master !== undefined) change.masterIndex = op.master === '' ? null : ifindex(op.master);
         if (op.up !== undefined) change.up = op.up;
         if (op.group !== undefined) change.group = op.group;
+        if (op.address !== undefined) change.address = op.address;
         return handle.linkSet(ifindex(op.name), change);
       }
       case 'ruleDel':
@@ -185,7 +186,8 @@ export async function execute(
         failures.push({ owner: op.owner, op: describeOp(op), reason: errorMessage(res.reason) });
       });
     }
-    if (batch.some((op) => op.kind === 'linkAdd')) stale = true;
+    // a new MAC too: announcements are sent from the device's current address
+    if (batch.some((op) => op.kind === 'linkAdd' || (op.kind === 'linkSet' && op.address !== undefined))) stale = true;
     batch = [];
   };
   for (const op of ops) {

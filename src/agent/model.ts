@@ -10,6 +10,10 @@ interface DesiredLinkCommon {
   mtu: number;
   /** Bridge to enslave to; undefined = not a bridge port. */
   master: string | undefined;
+  /** A fixed MAC for the device (routed ports: see names.ts hostSideMac); undefined = the kernel's. */
+  mac?: string;
+  /** Addresses to announce on the device when its MAC changes (the VM's gateways). */
+  announceOnMacChange?: string[];
 }
 
 export type DesiredLink = DesiredLinkCommon &

@@ -7,7 +7,7 @@ import type { Owner } from './ownership.js';
 export type Op =
   | { kind: 'linkDel'; link: Link; owner: Owner }
   | { kind: 'linkAdd'; link: DesiredLink; owner: Owner }
-  | { kind: 'linkSet'; name: string; mtu?: number; up?: boolean; alias?: string; master?: string; group?: number; owner: Owner }
+  | { kind: 'linkSet'; name: string; mtu?: number; up?: boolean; alias?: string; master?: string; group?: number; address?: string; owner: Owner }
   | { kind: 'ruleDel'; rule: Rule; owner: Owner }
   | { kind: 'ruleAdd'; rule: DesiredRule; owner: Owner }
   | { kind: 'routeDel'; route: Route; owner: Owner }
@@ -83,6 +83,7 @@ export function describeOp(op: Op): string {
     case 'linkSet': {
       const parts = [`ip link set ${op.name}`];
       if (op.mtu !== undefined) parts.push(`mtu ${op.mtu}`);
+      if (op.address !== undefined) parts.push(`address ${op.address}`);
       if (op.alias !== undefined) parts.push(op.alias === '' ? 'alias ""' : `alias ${op.alias}`);
       if (op.master !== undefined) parts.push(op.master === '' ? 'nomaster' : `master ${op.master}`);
       if (op.group !== undefined) parts.push(`group ${op.group === 0 ? 'default' : op.group}`);

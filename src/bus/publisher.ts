@@ -233,6 +233,8 @@ export class DesiredStatePublisher {
       for (const p of msg.ports) {
         this.hooks.reportPortStatus({ hostId: host, portId: p.id, status: p.status, ...(p.reason ? { reason: p.reason } : {}), revision: p.revision, generation: msg.generation });
       }
+      // after the statuses: a switch it ends publishes the new host's port, whose report follows
+      this.hooks.reportApplied({ hostId: host, generation: msg.generation });
     } catch (err) {
       this.log.warn({ host, err: errorMessage(err) }, 'invalid status report ignored');
     }

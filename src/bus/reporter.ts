@@ -8,6 +8,8 @@ type PortReport = StatusMessage['ports'][number];
 export class StatusReporter {
   /** port id -> the report last sent for it, for the ports of the latest report only */
   private readonly sent = new Map<string, string>();
+  /** the generation last reported (-1: none yet, or again after a reconnect) */
+  private generation = -1;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -21,6 +23,7 @@ export class StatusReporter {
         if (this.stopped) break;
         if (s.type === 'reconnect') {
           this.sent.clear(); // the controller may have missed reports while we were away
+          this.generation = -1;
           this.beat();
         }
       }
@@ -35,9 +38,12 @@ export class StatusReporter {
       for (const id of this.sent.keys()) if (!current.has(id)) this.sent.delete(id);
     }
     const changed = ports.filter((p) => this.sent.get(p.id) !== JSON.stringify(p));
-    if (changed.length === 0) return;
+    // a new generation is reported even when no port changed: the controller orders the switch
+    // of a live migration on it (the old host has applied the document without the port)
+    if (changed.length === 0 && generation === this.generation) return;
     const msg: StatusMessage = { generation, ports: changed };
     this.nc.publish(statusSubject(this.host), JSON.stringify(msg));
+    this.generation = generation;
     for (const p of changed) this.sent.set(p.id, JSON.stringify(p));
   }
 

@@ -16,6 +16,7 @@ export function controllerHooks(svc: ControllerService, log: Logger): Controller
     desiredObjects: (h, ids) => store.read((r) => hostObjects(r, cfg, h, ids)),
     knownHostIds: () => store.read(async (r) => (await r.hosts()).map((h) => h.id)),
     reportPortStatus: (r) => void svc.portStatus(r.hostId, r.portId, r.status, r.reason, r.revision).catch(failed(`port ${r.portId} status from ${r.hostId}`)),
+    reportApplied: (r) => void svc.applied(r.hostId, r.generation).catch(failed(`generation ${r.generation} applied by ${r.hostId}`)),
     reportHeartbeat: (r) => void svc.heartbeat(r.hostId, r.underlayAddress, r.version).catch(failed(`heartbeat of ${r.hostId}`)),
     hosts: async (): Promise<HostSummary[]> =>
       (await svc.hostRows()).map((h) => ({ id: h.id, alive: svc.isAlive(h), ...(h.underlay ? { underlayAddress: h.underlay } : {}), ...(h.last_seen ? { lastSeen: h.last_seen } : {}) })),

@@ -74,6 +74,11 @@ const MIGRATIONS: string[] = [
    ALTER TABLE ports ADD COLUMN standby_status TEXT;
    ALTER TABLE ports ADD COLUMN standby_reason TEXT;
    CREATE INDEX ports_migrating_to ON ports(migrating_to) WHERE migrating_to IS NOT NULL;`,
+  // the switch of a live migration, in order: the port stays standing by on its new host until
+  // the old host's agent has applied the generation without it (never routed by two hosts)
+  `ALTER TABLE ports ADD COLUMN activating_from TEXT;
+   ALTER TABLE ports ADD COLUMN activating_after INTEGER;
+   CREATE INDEX ports_activating ON ports(activating_from) WHERE activating_from IS NOT NULL;`,
 ];
 
 export const INVARIANT_PREFIX = 'plumb invariant ';

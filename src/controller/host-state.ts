@@ -61,7 +61,8 @@ export function portDoc(cfg: ControllerConfig, p: PortRow, ips: readonly FixedIp
     ...(profile.ifname ? { ifname: profile.ifname } : {}),
     ...(veth && netns ? { kind: 'veth' as const, veth: { netns, peerName: profile.peer_name ?? `eth${p.nic_index ?? 0}` } } : { kind: 'tap' as const }),
     ...(!veth && profile.adopt ? { tap: { adopt: true } } : {}),
-    ...(p.migrating_to === hostId && p.host !== hostId ? { standby: true } : {}),
+    // the destination of a live migration, and the new host of a switch the old one has not applied yet
+    ...((p.migrating_to === hostId && p.host !== hostId) || (p.host === hostId && p.activating_from !== null) ? { standby: true } : {}),
   };
 }
 

@@ -47,6 +47,9 @@ export interface PortRow {
   migrating_to: string | null;
   standby_status: string | null;
   standby_reason: string | null;
+  /** the old host of a switch in progress: the port stands by here until that host applied `activating_after` */
+  activating_from: string | null;
+  activating_after: number | null;
   revision: number;
   profile: string;
   firewall_profile: string;

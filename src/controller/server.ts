@@ -1,4 +1,5 @@
 // The controller process: store, service, HTTP API and (when configured) the NATS publisher.
+import { errorMessage } from '../util/errors.js';
 import type { Server } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { logger } from '../util/log.js';
@@ -24,6 +25,9 @@ export interface RunningController {
   close(): Promise<void>;
 }
 
+/** How long a live-migration switch waits for the old host's agent before completing anyway. */
+export const SWITCH_TIMEOUT_MS = 5_000;
+
 export async function startController(cfg: ControllerConfig): Promise<RunningController> {
   const log = logger('controller');
   const store = new SqliteStore(cfg.database, logger('controller-store'));
@@ -48,6 +52,14 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
     await publisher.start();
   }
   const metricsServer = cfg.metrics ? await startMetricsServer(metrics.registry, cfg.metrics.listen) : undefined;
+  // live-migration switches whose old host never confirms (its agent died since) end anyway
+  const overdue = setInterval(() => {
+    service.activateOverdue(SWITCH_TIMEOUT_MS).then(
+      (n) => n > 0 && log.warn({ ports: n, afterMs: SWITCH_TIMEOUT_MS }, 'live-migration switch completed without the old host applying it'),
+      (err: unknown) => log.error({ err: errorMessage(err) }, 'overdue switches not completed'),
+    );
+  }, 1_000);
+  overdue.unref();
   log.info({ url, nats: cfg.nats?.url, metrics: cfg.metrics?.listen }, 'controller listening');
   return {
     url,
@@ -56,6 +68,7 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
     publisher,
     async close() {
       // every wait on the bus here has a deadline: SIGTERM while nats-server is away must not hang
+      clearInterval(overdue);
       await publisher?.stop();
       if (nc) log.info({ bus: await closeBus(nc) }, 'left the bus');
       await new Promise((r) => server.close(r));

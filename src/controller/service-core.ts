@@ -6,7 +6,7 @@ import type { ControllerConfig } from './config.js';
 import { HostChanges } from './host-changes.js';
 import type { HostChange } from '../state/controller-hooks.js';
 import { NotFoundError } from './errors.js';
-import type { FloatingIpRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
+import type { FloatingIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
 import { floatingIpView, networkView, portView } from './rows.js';
 import type { ControllerStore, StoreReader, StoreTx } from './store.js';
 import { seesAllPorts } from './policy.js';
@@ -28,6 +28,11 @@ export class ServiceCore {
   onHostsChanged(listener: (changes: HostChange[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The host's agent sent a heartbeat recently enough. */
+  isAlive(h: HostRow): boolean {
+    return !!h.last_seen && Date.now() - Date.parse(h.last_seen) < this.cfg.heartbeatTimeoutSeconds * 1000;
   }
 
   /**

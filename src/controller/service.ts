@@ -58,7 +58,7 @@ export class ControllerService {
   }
 
   isAlive(h: HostRow): boolean {
-    return !!h.last_seen && Date.now() - Date.parse(h.last_seen) < this.cfg.heartbeatTimeoutSeconds * 1000;
+    return this.core.isAlive(h);
   }
 
   async heartbeat(host: string, underlay: string | undefined, version: string): Promise<void> {
@@ -71,6 +71,27 @@ export class ControllerService {
       changes.meta(host);
       for (const n of await tx.networksOfHost(host)) for (const h of await tx.hostsOfNetwork(n)) if (h !== host) changes.network(h, n);
     });
+  }
+
+  /**
+   * A host's agent applied `generation`: the live-migration switches waiting on it end, and the
+   * ports become their new hosts' own (published as a change of those hosts).
+   */
+  async applied(host: string, generation: number): Promise<void> {
+    await this.core.mutate(async (tx, changes) => {
+      for (const p of await tx.activatePorts({ host, generation, at: now() })) changes.port(p.host, p.id, p.network_id);
+    });
+  }
+
+  /** Switches still waiting after `afterMs` (the old host's agent died or hangs) end regardless. */
+  async activateOverdue(afterMs: number): Promise<number> {
+    let n = 0;
+    await this.core.mutate(async (tx, changes) => {
+      const ports = await tx.activatePorts({ olderThan: new Date(Date.now() - afterMs).toISOString(), at: now() });
+      for (const p of ports) changes.port(p.host, p.id, p.network_id);
+      n = ports.length;
+    });
+    return n;
   }
 
   async portStatus(host: string, portId: string, status: 'ACTIVE' | 'DOWN' | 'ERROR', reason: string | undefined, revision: number): Promise<void> {

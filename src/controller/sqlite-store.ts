@@ -336,7 +336,7 @@ export class SqliteStore implements ControllerStore {
         return ok(Number(lastInsertRowid));
       },
       updatePort: (id, c: PortChange) => {
-        this.q("UPDATE ports SET host = ?, firewall_profile = ?, name = COALESCE(?, name), profile = COALESCE(?, profile), migrating_to = ?, standby_status = CASE WHEN ? THEN NULL ELSE standby_status END, standby_reason = CASE WHEN ? THEN NULL ELSE standby_reason END, revision = revision + 1, status = CASE WHEN ? THEN 'BUILD' ELSE status END, updated = ? WHERE id = ?").run(c.host, c.firewallProfile, c.name ?? null, c.profile ?? null, c.migratingTo, c.resetStandby ? 1 : 0, c.resetStandby ? 1 : 0, c.rebuild ? 1 : 0, c.at, id);
+        this.q("UPDATE ports SET host = ?, firewall_profile = ?, name = COALESCE(?, name), profile = COALESCE(?, profile), migrating_to = ?, activating_from = ?, activating_after = ?, standby_status = CASE WHEN ? THEN NULL ELSE standby_status END, standby_reason = CASE WHEN ? THEN NULL ELSE standby_reason END, revision = revision + 1, status = CASE WHEN ? THEN 'BUILD' ELSE status END, updated = ? WHERE id = ?").run(c.host, c.firewallProfile, c.name ?? null, c.profile ?? null, c.migratingTo, c.activatingFrom, c.activatingAfter, c.resetStandby ? 1 : 0, c.resetStandby ? 1 : 0, c.rebuild ? 1 : 0, c.at, id);
         return ok(undefined);
       },
       deletePort: (id) => {
@@ -393,10 +393,20 @@ export class SqliteStore implements ControllerStore {
         return ok(undefined);
       },
       setPortStatus: (r) => {
-        this.q('UPDATE ports SET status = ?, status_reason = ?, updated = ? WHERE id = ? AND host = ? AND revision = ?').run(r.status, r.reason, r.at, r.portId, r.host, r.revision);
+        // a port still standing by for its switch is not its new host's yet (see activatePorts)
+        this.q('UPDATE ports SET status = ?, status_reason = ?, updated = ? WHERE id = ? AND host = ? AND revision = ? AND activating_from IS NULL').run(r.status, r.reason, r.at, r.portId, r.host, r.revision);
         // the destination of a live migration reports the port it stands by with
         this.q('UPDATE ports SET standby_status = ?, standby_reason = ? WHERE id = ? AND migrating_to = ? AND revision = ?').run(r.status, r.reason, r.portId, r.host, r.revision);
         return ok(undefined);
+      },
+      activatePorts: (r) => {
+        const rows =
+          r.olderThan !== undefined
+            ? all<PortRow>('SELECT * FROM ports WHERE activating_from IS NOT NULL AND updated < ?', r.olderThan)
+            : all<PortRow>('SELECT * FROM ports WHERE activating_from = ? AND activating_after <= ?', r.host ?? '', r.generation ?? -1);
+        const st = this.q("UPDATE ports SET activating_from = NULL, activating_after = NULL, revision = revision + 1, status = 'BUILD', status_reason = NULL, updated = ? WHERE id = ?");
+        for (const p of rows) st.run(r.at, p.id);
+        return ok(rows.map((p) => ({ ...p, activating_from: null, activating_after: null, revision: p.revision + 1, status: 'BUILD', status_reason: null, updated: r.at })));
       },
     };
   }

@@ -74,6 +74,9 @@ export interface PortChange {
   migratingTo: string | null;
   /** the destination must apply the port again: its readiness back to BUILD */
   resetStandby: boolean;
+  /** a live migration's switch: the old host, which must first apply generation `activatingAfter` */
+  activatingFrom: string | null;
+  activatingAfter: number | null;
   /** a new revision that the agent has to realize: status back to BUILD */
   rebuild: boolean;
   at: string;
@@ -172,6 +175,12 @@ export interface StoreTx extends StoreReader {
   upsertHost(h: { id: string; underlay: string | null; version: string; lastSeen: string }): Promise<void>;
   /** an agent's report; ignored unless the port is on that host at that revision */
   setPortStatus(r: { host: string; portId: number; status: string; reason: string | null; revision: number; at: string }): Promise<void>;
+  /**
+   * Ends the switches waiting on `host` having applied `generation` (or, with `olderThan`, those
+   * waiting since before it, whatever the old host did): the ports become their new host's own
+   * (a new revision, BUILD). Returns them as they are now.
+   */
+  activatePorts(r: { host?: string; generation?: number; olderThan?: string; at: string }): Promise<PortRow[]>;
 }
 
 export interface ControllerStore {

@@ -125,6 +125,8 @@ export interface LinkChange {
   masterIndex?: number | null;
   /** Device group (IFLA_GROUP); 0 is the default group. */
   group?: number;
+  /** New MAC address (IFLA_ADDRESS). */
+  address?: string;
 }
 
 export interface Route {

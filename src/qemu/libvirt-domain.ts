@@ -26,6 +26,8 @@ export interface DomainSpec {
   /** the serial console goes to this file (appended, so a migrated guest keeps one log) */
   consoleLog: string;
   memoryMb?: number;
+  /** extra kernel command line (standalone-init.sh reads plumb_dhcp_probe=<nic>) */
+  cmdline?: string;
 }
 
 export function interfaceXml(nic: DomainNic): string {
@@ -42,7 +44,7 @@ export function domainXml(d: DomainSpec): string {
     <type arch='x86_64' machine='pc'>hvm</type>
     <kernel>${esc(d.vmlinuz)}</kernel>
     <initrd>${esc(d.initrd)}</initrd>
-    <cmdline>console=ttyS0 quiet loglevel=3 panic=-1 net.ifnames=0 plumb_name=${esc(d.name)}</cmdline>
+    <cmdline>console=ttyS0 quiet loglevel=3 panic=-1 net.ifnames=0 plumb_name=${esc(d.name)}${d.cmdline ? ` ${esc(d.cmdline)}` : ''}</cmdline>
   </os>
   <cpu mode='custom' match='exact'><model fallback='forbid'>qemu64</model></cpu>
   <on_poweroff>destroy</on_poweroff>

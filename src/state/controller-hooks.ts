@@ -38,6 +38,8 @@ export interface ControllerHooks {
   knownHostIds(): Promise<string[]>;
   /** Agent report: BUILD -> ACTIVE / ERROR(reason) for the port if revision matches the current one (stale reports ignored). */
   reportPortStatus(report: PortStatusReport): void;
+  /** Agent report: the host applied this generation of its desired state (live-migration switches wait on it). */
+  reportApplied(report: { hostId: string; generation: number }): void;
   /** Agent heartbeat: registers the host, updates its underlay address and liveness. */
   reportHeartbeat(report: HeartbeatReport): void;
   hosts(): Promise<HostSummary[]>;

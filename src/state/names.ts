@@ -37,6 +37,17 @@ export function vlanName(uplink: string, vid: number): string {
   return `${uplink}.${vid}`;
 }
 
+/**
+ * The MAC of the host side of a routed port (its tap or veth): the VM's MAC with a first octet
+ * of fe, libvirt's own rule for taps it makes. The VM's gateway is answered by proxy ARP/NDP
+ * from this address, so it must be the same on every host: after a live migration the VM's
+ * neighbour entry for its gateway (and its IPv6 router's link-local, EUI-64 of this MAC) still
+ * points at a device that receives what it sends.
+ */
+export function hostSideMac(vmMac: string): string {
+  return `fe${vmMac.slice(2).toLowerCase()}`;
+}
+
 export function portIfname(port: Pick<Port, 'id' | 'kind' | 'ifname'>): string {
   if (port.ifname) return port.ifname;
   return port.kind === 'tap' ? `tap${nameTag(port.id, 11)}` : `veth${nameTag(port.id, 11)}`;

@@ -37,6 +37,10 @@ export class FakeHooks implements ControllerHooks {
   knownHostIds(): Promise<string[]> {
     return Promise.resolve([...this.states.keys()]);
   }
+  applied: { hostId: string; generation: number }[] = [];
+  reportApplied(report: { hostId: string; generation: number }): void {
+    this.applied.push(report);
+  }
   reportPortStatus(report: PortStatusReport): void {
     this.statuses.push(report);
   }

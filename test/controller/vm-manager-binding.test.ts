@@ -93,6 +93,48 @@ describe('live migration: binding:profile.migrating_to, then the host change', (
     expect((await ctl.hooks.desiredState('dst1')).ports).toEqual([expect.not.objectContaining({ standby: true })]);
   });
 
+  it('orders the switch: the new host keeps the port standing by until the old host applied the change', async () => {
+    ctl.hooks.reportHeartbeat({ hostId: 'src4', version: 'test' }); // the old host's agent is alive
+    const made = (await nova('POST', '/v2.0/ports', { port: { network_id: net, project_id: ALICE, device_id: 'mig4', 'binding:host_id': 'src4' } })).body.port;
+    const id = made.id as string;
+    await nova('PUT', `/v2.0/ports/${id}`, { port: { 'binding:profile': { migrating_to: 'dst4' } } });
+    const switched = await nova('PUT', `/v2.0/ports/${id}`, { port: { 'binding:host_id': 'dst4', 'binding:profile': {} } });
+    expect(switched.body.port).toMatchObject({ 'binding:host_id': 'dst4', status: 'BUILD' });
+    const src = await ctl.hooks.desiredState('src4');
+    expect(src.ports ?? []).toEqual([]);
+    const [standing] = (await ctl.hooks.desiredState('dst4')).ports ?? [];
+    expect(standing, 'still standing by: the old host has not applied its removal yet').toMatchObject({ id, standby: true });
+    // the new host's report of the standby port does not make it ACTIVE
+    ctl.hooks.reportPortStatus({ hostId: 'dst4', portId: id, status: 'ACTIVE', revision: (standing as { revision: number }).revision, generation: 1 });
+    await ctl.service.settled();
+    expect((await nova('GET', `/v2.0/ports/${id}`)).body.port.status).toBe('BUILD');
+    // an older generation of the old host changes nothing; the one without the port ends the switch
+    ctl.hooks.reportApplied({ hostId: 'src4', generation: (src.generation ?? 0) - 1 });
+    await ctl.service.settled();
+    expect((await ctl.hooks.desiredState('dst4')).ports).toEqual([expect.objectContaining({ standby: true })]);
+    ctl.hooks.reportApplied({ hostId: 'src4', generation: src.generation ?? 0 });
+    const active = await until(async () => {
+      const [p] = (await ctl.hooks.desiredState('dst4')).ports ?? [];
+      return p && !(p as { standby?: boolean }).standby ? (p as { revision: number }) : undefined;
+    }, 5_000, 20);
+    expect(active.revision).toBeGreaterThan((standing as { revision: number }).revision);
+    ctl.hooks.reportPortStatus({ hostId: 'dst4', portId: id, status: 'ACTIVE', revision: active.revision, generation: 2 });
+    await until(async () => ((await nova('GET', `/v2.0/ports/${id}`)).body.port.status === 'ACTIVE' ? true : undefined), 5_000, 20);
+  });
+
+  it('a switch whose old host never confirms completes once overdue; with no live old host, at once', async () => {
+    ctl.hooks.reportHeartbeat({ hostId: 'src5', version: 'test' });
+    const made = (await nova('POST', '/v2.0/ports', { port: { network_id: net, project_id: ALICE, device_id: 'mig5', 'binding:host_id': 'src5' } })).body.port;
+    await nova('PUT', `/v2.0/ports/${made.id}`, { port: { 'binding:profile': { migrating_to: 'dst5' } } });
+    await nova('PUT', `/v2.0/ports/${made.id}`, { port: { 'binding:host_id': 'dst5', 'binding:profile': {} } });
+    expect((await ctl.hooks.desiredState('dst5')).ports).toEqual([expect.objectContaining({ standby: true })]);
+    expect(await ctl.service.activateOverdue(60_000), 'not overdue yet').toBe(0);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await ctl.service.activateOverdue(10)).toBe(1);
+    expect((await ctl.hooks.desiredState('dst5')).ports).toEqual([expect.not.objectContaining({ standby: true })]);
+    // src1 of the first test never sent a heartbeat: its switch was immediate (checked there)
+  });
+
   it('an aborted migration (migrating_to removed) takes the port off the destination only', async () => {
     const made = (await nova('POST', '/v2.0/ports', { port: { network_id: net, project_id: ALICE, device_id: 'mig2', 'binding:host_id': 'src2' } })).body.port;
     await nova('PUT', `/v2.0/ports/${made.id}`, { port: { 'binding:profile': { migrating_to: 'dst2' } } });

@@ -57,6 +57,7 @@ export class FakeKernel implements KernelHandle {
     if (change.alias !== undefined) l.alias = change.alias;
     if (change.masterIndex !== undefined) l.masterIndex = change.masterIndex ?? undefined;
     if (change.group !== undefined) l.devGroup = change.group;
+    if (change.address !== undefined) l.mac = change.address;
   }
   async linkDel(index: number): Promise<void> {
     this.writes++;

@@ -163,6 +163,8 @@ export class Ports {
       migrating_to: null,
       standby_status: null,
       standby_reason: null,
+      activating_from: null,
+      activating_after: null,
       revision: 1,
       profile: port.profile,
       firewall_profile: port.firewallProfile,
@@ -239,6 +241,11 @@ export class Ports {
         await this.refuseTakenIfname(tx, h, profile, r.id);
       }
       const rebuild = host !== r.host || firewall !== r.firewall_profile || replugged;
+      // The switch of a live migration (the port was standing by on its new host): it stays so
+      // until the old host's agent has applied the generation this change gives it, so the two
+      // never route or answer for the VM at once. Unless that agent is gone: then at once.
+      const from = switchFrom(r, host) ? await tx.host(r.host as string) : undefined;
+      const ordered = from !== undefined && this.core.isAlive(from);
       // A live migration: migrating_to puts the port on the destination too, standing by (its
       // tap made, nothing announced or answered); the host change then moves it there for good.
       await tx.updatePort(r.id, {
@@ -247,6 +254,9 @@ export class Ports {
         name: req.name,
         ...(profileJson !== r.profile ? { profile: profileJson } : {}),
         migratingTo,
+        activatingFrom: ordered ? from.id : null,
+        // the old host's generation once this change is committed (bumped once per write unit)
+        activatingAfter: ordered ? from.generation + 1 : null,
         resetStandby: rebuild || migratingTo !== r.migrating_to,
         rebuild,
         at: now(),
@@ -279,4 +289,9 @@ function migrationTarget(profile: BindingProfileDoc, host: string | null): strin
   if (to === undefined || to === host) return null;
   if (host === null) throw new BadRequestError('binding:profile.migrating_to', 'the port is bound to no host: a live migration starts from one (binding:host_id)');
   return to;
+}
+
+/** A host change onto the host where the port stood by for a live migration. */
+function switchFrom(r: PortRow, host: string | null): boolean {
+  return r.host !== null && host !== null && host !== r.host && r.migrating_to === host;
 }

@@ -121,6 +121,7 @@ export function linkChangeBody(index: number, change: LinkChange): Buffer {
   if (change.masterIndex !== undefined) parts.push(u32(IFLA.MASTER, change.masterIndex ?? 0));
   if (change.alias !== undefined) parts.push(str(IFLA.IFALIAS, change.alias));
   if (change.group !== undefined) parts.push(u32(IFLA.GROUP, change.group));
+  if (change.address !== undefined) parts.push(attr(IFLA.ADDRESS, macBytes(change.address)));
   const up = change.up;
   const hdr = ifinfomsg({ family: 0, index, flags: up ? IFF_UP : 0, change: up === undefined ? 0 : IFF_UP });
   return Buffer.concat([hdr, ...parts]);
