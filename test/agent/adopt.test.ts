@@ -15,7 +15,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface IpLink { ifname: string; ifindex: number; master?: string; ifalias?: string; mtu: number; operstate: string; flags: string[] }
+interface IpLink { ifname: string; ifindex: number; master?: string; ifalias?: string; mtu: number; operstate: string; flags: string[]; address: string }
 
 let seq = 0;
 function state(doc: object): string {
@@ -76,6 +76,11 @@ describe('taps adopted from the VM manager', () => {
     const up = await runPlumb(['agent', 'apply', '--state', doc, '--netns', host]);
     expect(up.stdout, up.stdout + up.stderr).toMatch(/converged/);
     expect(link(host, 'tap8')?.ifalias).toBe('plumb:adopted:g2');
+    // a routed port's device answers for the VM's gateway with the same MAC on every host; the
+    // VM may have learnt another one: the gateway is announced to it
+    expect(link(host, 'tap8')?.address).toBe('fe:00:03:00:00:08');
+    expect(up.stdout).toMatch(/\+ ip link set tap8 address fe:00:03:00:00:08/);
+    expect(up.stdout).toMatch(/\+ arping -U 198\.51\.100\.1 \(dev tap8\)/);
     expect(ipIn(host, 'route', 'show', '198.51.100.8')).toMatch(/dev tap8/);
     expect(ipIn(host, 'rule', 'show')).toMatch(/iif tap8 lookup 120/);
 
