@@ -108,6 +108,9 @@ describe('live migration: binding:profile.migrating_to, then the host change', (
     ctl.hooks.reportPortStatus({ hostId: 'dst4', portId: id, status: 'ACTIVE', revision: (standing as { revision: number }).revision, generation: 1 });
     await ctl.service.settled();
     expect((await nova('GET', `/v2.0/ports/${id}`)).body.port.status).toBe('BUILD');
+    // another change meanwhile leaves the switch waiting
+    expect((await nova('PUT', `/v2.0/ports/${id}`, { port: { firewall_profile: 'ENABLED' } })).status).toBe(200);
+    expect((await ctl.hooks.desiredState('dst4')).ports).toEqual([expect.objectContaining({ standby: true, firewallProfile: 'ENABLED' })]);
     // an older generation of the old host changes nothing; the one without the port ends the switch
     ctl.hooks.reportApplied({ hostId: 'src4', generation: (src.generation ?? 0) - 1 });
     await ctl.service.settled();

@@ -254,9 +254,10 @@ export class Ports {
         name: req.name,
         ...(profileJson !== r.profile ? { profile: profileJson } : {}),
         migratingTo,
-        activatingFrom: ordered ? from.id : null,
-        // the old host's generation once this change is committed (bumped once per write unit)
-        activatingAfter: ordered ? from.generation + 1 : null,
+        // (the old host's generation once this change is committed: bumped once per write unit);
+        // another change during a switch (a firewall profile) leaves it waiting as it was
+        activatingFrom: ordered ? from.id : host === r.host ? r.activating_from : null,
+        activatingAfter: ordered ? from.generation + 1 : host === r.host ? r.activating_after : null,
         resetStandby: rebuild || migratingTo !== r.migrating_to,
         rebuild,
         at: now(),
