@@ -1,5 +1,6 @@
 // The live-migration drill: a libvirt domain (TCG, stock Debian kernel) with a NIC on a VXLAN
-// network and one on the routed public network migrates from hv1 to hv2, each host a namespace
+// network (on plumb's tap, managed='no') and one on the routed public network (on a tap libvirt
+// makes on each host, adopted by plumb) migrates from hv1 to hv2, each host a namespace
 // with plumb's agent and its own libvirtd, while a client on the private network and the
 // upstream router ping it every 20 ms. The ordering Nova follows with Neutron: the ports stand by
 // on hv2 (binding:profile.migrating_to) until hv2 reports their taps ready, libvirt migrates,
@@ -46,11 +47,13 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
           (await nova('POST', '/v2.0/ports', { port: { network_id: network, project_id: ALICE, device_id: device, 'binding:host_id': host, 'binding:profile': profile } })).body.port as Port;
         const get = async (p: Port): Promise<Port> => (await nova('GET', `/v2.0/ports/${p.id}`)).body.port as Port;
         const priv = await mk(net, 'mig', 'hv1');
-        const pub = await mk(pubNet, 'mig', 'hv1');
+        const pubProfile = { ifname: 'lvpub-mig', adopt: true };
+        const pub = await mk(pubNet, 'mig', 'hv1', pubProfile);
+        // a profile is replaced whole: migrating_to goes with the rest of it, as Nova sends it
+        const profileOf = (p: Port): object => (p === pub ? pubProfile : {});
         // a client that stays put, on the private network on hv1
         const client = await mk(net, 'client', 'hv1', { kind: 'veth', netns: lab.client, peer_name: 'eth0' });
-        const ports = [priv, pub, client];
-        for (const p of ports) await until(async () => ((await get(p)).status === 'ACTIVE' ? true : undefined), 30_000, 50);
+        for (const p of [priv, client]) await until(async () => ((await get(p)).status === 'ACTIVE' ? true : undefined), 30_000, 50);
         const privIp = priv.fixed_ips[0]?.ip_address ?? '';
         const pubIp = pub.fixed_ips[0]?.ip_address ?? '';
         const clientIp = client.fixed_ips[0]?.ip_address ?? '';
@@ -61,7 +64,7 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
         const xml = join(lab.dir, 'mig.xml');
         const nics = [
           { mac: priv.mac_address, tap: `tap${priv.id}`, plumbMadeTap: true },
-          { mac: pub.mac_address, tap: `tap${pub.id}`, plumbMadeTap: true },
+          { mac: pub.mac_address, tap: 'lvpub-mig', plumbMadeTap: false },
         ];
         writeFileSync(xml, domainXml({ name: 'mig', vmlinuz: kernel.vmlinuz, initrd, consoleLog, nics, cmdline: 'plumb_dhcp_probe=eth0' }));
         await hv1.libvirtd.virsh(['create', xml]);
@@ -69,6 +72,8 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
         await until(() => (consoleText().includes(`bound ${privIp}/24`) && consoleText().includes(`bound ${pubIp}/24`) ? true : undefined), 90_000, 100).catch((err: unknown) => {
           throw new Error(`guest got no leases: ${String(err)}\n${consoleText()}`);
         });
+
+        await until(async () => ((await get(pub)).status === 'ACTIVE' ? true : undefined), 30_000, 50);
 
         // observers: pings from both sides, route changes on both hosts, DHCP replies and (R)ARP
         const routesAt = (ns: string): { table: string; dev: string }[] =>
@@ -90,10 +95,12 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
 
         // 1. the ports stand by on hv2; libvirt may migrate once hv2 reports both taps ready
         const t0 = Date.now();
-        for (const p of [priv, pub]) await nova('PUT', `/v2.0/ports/${p.id}`, { port: { 'binding:profile': { migrating_to: 'hv2' } } });
-        for (const p of [priv, pub]) await until(async () => ((await get(p))['binding:migration']?.status === 'ACTIVE' ? true : undefined), 30_000, 20);
+        for (const p of [priv, pub]) await nova('PUT', `/v2.0/ports/${p.id}`, { port: { 'binding:profile': { ...profileOf(p), migrating_to: 'hv2' } } });
+        await until(async () => ((await get(priv))['binding:migration']?.status === 'ACTIVE' ? true : undefined), 30_000, 20);
+        // libvirt makes its tap on hv2 only when the incoming domain starts: until then, waiting
+        await until(async () => ((await get(pub))['binding:migration']?.status === 'DOWN' ? true : undefined), 30_000, 20);
         const t1 = Date.now();
-        for (const n of nics) expect(link(hv2.netns, n.tap), `${n.tap} on hv2 before the switch`).toBeDefined();
+        expect(link(hv2.netns, `tap${priv.id}`), "plumb's tap on hv2 before the migration").toBeDefined();
         expect(ipIn(hv2.netns, 'route', 'show', 'table', 'all', pubIp), 'no route on the standby host').toBe('');
 
         // 2. libvirt live-migrates the domain (the migration stream crosses the underlay link); the
@@ -104,10 +111,13 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
         const migration = hv1.libvirtd.virsh(['migrate', '--live', 'mig', hv2.libvirtd.uri, '--migrateuri', `tcp://${hv2.underlay}:49152`]);
         await until(() => (events.lines.some((l) => /'mig'.*Resumed/.test(l)) ? true : undefined), 120_000, 5);
         const t2 = Date.now();
-        for (const n of nics) expect(link(hv1.netns, n.tap), `${n.tap} still on hv1 at the switch`).toBeDefined();
+        expect(link(hv1.netns, `tap${priv.id}`), "plumb's tap still on hv1 at the switch").toBeDefined();
+        // libvirt's tap on hv2 appeared with the incoming domain and was adopted, standing by
+        expect(link(hv2.netns, 'lvpub-mig')?.ifalias, "libvirt's tap on hv2 adopted before the switch").toBe(`plumb:adopted:${pub.id}`);
+        expect((await get(pub))['binding:migration']?.status).toBe('ACTIVE');
 
         // 3. the switch: the ports move to hv2 for good
-        await Promise.all([priv, pub].map((p) => nova('PUT', `/v2.0/ports/${p.id}`, { port: { 'binding:host_id': 'hv2', 'binding:profile': {} } })));
+        await Promise.all([priv, pub].map((p) => nova('PUT', `/v2.0/ports/${p.id}`, { port: { 'binding:host_id': 'hv2', 'binding:profile': profileOf(p) } })));
         const t3 = Date.now();
         const activeOnHv2 = Promise.all([priv, pub].map((p) => until(async () => ((await get(p)).status === 'ACTIVE' ? true : undefined), 30_000, 20))).then(() => Date.now());
         await migration;
