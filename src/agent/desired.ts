@@ -211,7 +211,7 @@ function portLink(
   ids: IdResolver,
   problem: (o: Owner, r: string) => void,
 ): DesiredLink | undefined {
-  const owner: Owner = { kind: 'port', id: port.id };
+  const owner = { kind: 'port' as const, id: port.id };
   const name = portIfname(port);
   const master = net.type === 'IP_LESS_ROUTED' ? undefined : bridgeName(net, state.host);
   // a routed port's device answers for the VM's gateway: the same MAC on every host

@@ -2,8 +2,9 @@
 //
 // Rules: only owned objects are changed or deleted; objects of frozen (rejected) owners are
 // neither; a tap is never recreated (QEMU may hold it); an adopted tap (made by the VM manager)
-// is never created or deleted, only configured while its port is here and then handed back; a bridge is not deleted while a port
-// that is desired or frozen is still enslaved to it; an unchanged state yields no op at all.
+// is never created or deleted, only configured while its port is here and then handed back; a
+// bridge is not deleted while a port that is desired or frozen is still enslaved to it; an
+// unchanged state yields no op at all.
 import type { Link, Neigh, Route } from '../kernel/types.js';
 import { cidrContains, normalizeAddress } from '../util/ip.js';
 import type { DesiredKernel, DesiredLink, DesiredNeigh, DesiredRoute, ModelProblem } from './model.js';
@@ -66,7 +67,7 @@ export function diff(desired: DesiredKernel, observed: Observed, frozen: Readonl
       // the VM may hold the old address for its gateway: tell it (phase after the change)
       for (const gw of want.announceOnMacChange ?? []) ops.push({ kind: 'announce', dev: want.name, address: gw, owner: want.owner });
     }
-    const alias = adopting ? adoptedAlias(want.owner.kind === 'port' ? want.owner.id : want.name) : ownerAlias(want.owner);
+    const alias = want.kind === 'tap' && want.adopt ? adoptedAlias(want.owner) : ownerAlias(want.owner);
     if (have.alias !== alias) set.alias = alias;
     const haveMaster = have.masterIndex === undefined ? undefined : byIndex.get(have.masterIndex)?.name;
     if (haveMaster !== want.master) set.master = want.master ?? '';

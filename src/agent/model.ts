@@ -21,7 +21,7 @@ export type DesiredLink = DesiredLinkCommon &
     | { kind: 'bridge' }
     | { kind: 'vxlan'; vni: number; local: string; underlay: string | undefined; port: number }
     | { kind: 'vlan'; parent: string; vid: number }
-    | { kind: 'tap'; uid: number | undefined; gid: number | undefined; multiQueue: boolean; vnetHdr: boolean; adopt: boolean }
+    | { kind: 'tap'; owner: Extract<Owner, { kind: 'port' }>; uid: number | undefined; gid: number | undefined; multiQueue: boolean; vnetHdr: boolean; adopt: boolean }
     | { kind: 'veth'; peerMac: string; peerName: string; peerNetns: string }
   );
 

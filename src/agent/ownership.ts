@@ -33,9 +33,9 @@ export type Owner =
   /** The shared MAC_FILTERED bridge and its own VXLAN segment. */
   | { kind: 'macfiltered' };
 
-/** The alias of a device plumb adopted for a port (see Port.tap.adopt). */
-export function adoptedAlias(portId: string): string {
-  return `${ADOPTED_PREFIX}${portId}`;
+/** The alias of a tap plumb adopted for its port (see Port.tap.adopt); parsed back to that port. */
+export function adoptedAlias(port: Extract<Owner, { kind: 'port' }>): string {
+  return `${ADOPTED_PREFIX}${port.id}`;
 }
 
 /** True for a tap plumb adopted: on the port's removal it is handed back, not deleted. */

@@ -7,7 +7,7 @@ import type { ControllerConfig } from './config.js';
 import type { HostChange } from '../state/controller-hooks.js';
 import type { HostRow } from './rows.js';
 import { now, ServiceCore } from './service-core.js';
-import type { ControllerStore } from './store.js';
+import type { ControllerStore, SwitchesToEnd } from './store.js';
 import { FloatingIps } from './resources/floating-ips.js';
 import { Networks } from './resources/networks.js';
 import { Ports } from './resources/ports.js';
@@ -78,16 +78,20 @@ export class ControllerService {
    * ports become their new hosts' own (published as a change of those hosts).
    */
   async applied(host: string, generation: number): Promise<void> {
-    await this.core.mutate(async (tx, changes) => {
-      for (const p of await tx.activatePorts({ host, generation, at: now() })) changes.port(p.host, p.id, p.network_id);
-    });
+    // every status report lands here: a read, not a write, when no switch waits on the host
+    if (await this.store.read((r) => r.switchesWaiting(host))) await this.endSwitches({ appliedBy: host, generation });
   }
 
   /** Switches still waiting after `afterMs` (the old host's agent died or hangs) end regardless. */
   async activateOverdue(afterMs: number): Promise<number> {
+    if (!(await this.store.read((r) => r.switchesWaiting()))) return 0;
+    return this.endSwitches({ waitingSince: new Date(Date.now() - afterMs).toISOString() });
+  }
+
+  private async endSwitches(which: SwitchesToEnd): Promise<number> {
     let n = 0;
     await this.core.mutate(async (tx, changes) => {
-      const ports = await tx.activatePorts({ olderThan: new Date(Date.now() - afterMs).toISOString(), at: now() });
+      const ports = await tx.activatePorts(which, now());
       for (const p of ports) changes.port(p.host, p.id, p.network_id);
       n = ports.length;
     });

@@ -274,6 +274,8 @@ export class SqliteStore implements ControllerStore {
       networksOfHost: (host) => ok(all<{ network_id: number }>('SELECT DISTINCT network_id FROM ports WHERE host = ? OR migrating_to = ?', host, host).map((r) => r.network_id)),
       hostHasPortOn: (host, networkId) => ok(!!one('SELECT 1 FROM ports WHERE network_id = ? AND (host = ? OR migrating_to = ?) LIMIT 1', networkId, host, host)),
       hostPorts: (host) => ok(all<PortRow>('SELECT * FROM ports WHERE host = ? OR migrating_to = ? ORDER BY id', host, host)),
+      switchesWaiting: (host) =>
+        ok(!!(host === undefined ? one('SELECT 1 FROM ports WHERE activating_from IS NOT NULL LIMIT 1') : one('SELECT 1 FROM ports WHERE activating_from = ? LIMIT 1', host))),
       fixedIpsOfHost: (host) => {
         const out = new Map<number, FixedIpRow[]>();
         for (const f of all<FixedIpRow>('SELECT f.* FROM fixed_ips f JOIN ports p ON p.id = f.port_id WHERE p.host = ? OR p.migrating_to = ? ORDER BY f.rowid', host, host)) {
@@ -399,14 +401,14 @@ export class SqliteStore implements ControllerStore {
         this.q('UPDATE ports SET standby_status = ?, standby_reason = ? WHERE id = ? AND migrating_to = ? AND revision = ?').run(r.status, r.reason, r.portId, r.host, r.revision);
         return ok(undefined);
       },
-      activatePorts: (r) => {
+      activatePorts: (which, at) => {
         const rows =
-          r.olderThan !== undefined
-            ? all<PortRow>('SELECT * FROM ports WHERE activating_from IS NOT NULL AND updated < ?', r.olderThan)
-            : all<PortRow>('SELECT * FROM ports WHERE activating_from = ? AND activating_after <= ?', r.host ?? '', r.generation ?? -1);
+          'waitingSince' in which
+            ? all<PortRow>('SELECT * FROM ports WHERE activating_from IS NOT NULL AND updated < ?', which.waitingSince)
+            : all<PortRow>('SELECT * FROM ports WHERE activating_from = ? AND activating_after <= ?', which.appliedBy, which.generation);
         const st = this.q("UPDATE ports SET activating_from = NULL, activating_after = NULL, revision = revision + 1, status = 'BUILD', status_reason = NULL, updated = ? WHERE id = ?");
-        for (const p of rows) st.run(r.at, p.id);
-        return ok(rows.map((p) => ({ ...p, activating_from: null, activating_after: null, revision: p.revision + 1, status: 'BUILD', status_reason: null, updated: r.at })));
+        for (const p of rows) st.run(at, p.id);
+        return ok(rows.map((p) => ({ ...p, activating_from: null, activating_after: null, revision: p.revision + 1, status: 'BUILD', status_reason: null, updated: at })));
       },
     };
   }

@@ -64,6 +64,8 @@ export interface NewPort {
   at: string;
 }
 
+export type SwitchesToEnd = { appliedBy: string; generation: number } | { waitingSince: string };
+
 export interface PortChange {
   host: string | null;
   firewallProfile: string;
@@ -122,6 +124,8 @@ export interface StoreReader {
   hostHasPortOn(host: string, networkId: number): Promise<boolean>;
   /** the ports bound to the host, by id */
   hostPorts(host: string): Promise<PortRow[]>;
+  /** Whether a live-migration switch waits on `host` (or on any host): lets the hot report path skip a write. */
+  switchesWaiting(host?: string): Promise<boolean>;
   /** the fixed addresses of the host's ports, per port in allocation order */
   fixedIpsOfHost(host: string): Promise<Map<number, FixedIpRow[]>>;
   /** the underlay addresses (VTEPs) of the other hosts with ports on the network */
@@ -176,11 +180,11 @@ export interface StoreTx extends StoreReader {
   /** an agent's report; ignored unless the port is on that host at that revision */
   setPortStatus(r: { host: string; portId: number; status: string; reason: string | null; revision: number; at: string }): Promise<void>;
   /**
-   * Ends the switches waiting on `host` having applied `generation` (or, with `olderThan`, those
-   * waiting since before it, whatever the old host did): the ports become their new host's own
+   * Ends live-migration switches: those whose old host has applied `generation`, or those waiting
+   * since before `olderThan` whatever their old host did. The ports become their new host's own
    * (a new revision, BUILD). Returns them as they are now.
    */
-  activatePorts(r: { host?: string; generation?: number; olderThan?: string; at: string }): Promise<PortRow[]>;
+  activatePorts(which: SwitchesToEnd, at: string): Promise<PortRow[]>;
 }
 
 export interface ControllerStore {

@@ -38,12 +38,12 @@ export class Ports {
     // filtering by an attribute one cannot see would reveal it
     if (filter.host !== undefined) requireBinder(p, 'binding:host_id', 'get_port');
     return this.core.store.read(async (r) => {
-      let rows = await r.ports(seesAllPorts(p) ? undefined : p.project);
+      // binders (the only ones who may filter by host) see every port
+      let rows = filter.host !== undefined ? (await r.hostPorts(filter.host)).filter((x) => x.host === filter.host) : await r.ports(seesAllPorts(p) ? undefined : p.project);
       if (filter.device_id) rows = rows.filter((x) => x.device_id === filter.device_id);
       if (filter.network_id) rows = rows.filter((x) => String(x.network_id) === filter.network_id);
       const mac = filter.mac_address?.toLowerCase();
       if (mac) rows = rows.filter((x) => x.mac === mac);
-      if (filter.host !== undefined) rows = rows.filter((x) => x.host === filter.host);
       const ips = await r.fixedIpsOf(rows.map((x) => x.id));
       return rows.map((x) => withoutBinding(p, portView(x, ips.get(x.id) ?? [])));
     });
