@@ -15,12 +15,23 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Packages' maintainer scripts must not start daemons the tests never use (ganeti brings
+  # openssh-server): deny every start during the install, unless the machine has a policy of its own.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# written by plumb scripts/setup.sh for the duration of apt-get install\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    own_policy=1
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$own_policy" = 1 ]; then rm -f "$policy"; trap - EXIT; fi
 fi
 # Debian enables these daemons on install; plumb's tests start their own copies on free ports
 # (libvirtd inside a namespace of its own: scripts/vagrant/libvirt-netns.sh).
-for unit in nats-server dnsmasq kea-dhcp4-server libvirtd virtlogd; do
+for unit in nats-server dnsmasq kea-dhcp4-server libvirtd virtlogd ganeti; do
   systemctl disable --now "$unit" >/dev/null 2>&1 || true
 done
 

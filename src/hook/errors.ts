@@ -22,3 +22,17 @@ export class PortNotAppliedError extends PlumbError {
     super(`port ${portId} is still ${status} after ${seconds} s${reason ? ` (${reason})` : ''}; is plumb-agent running on this host and connected to the bus?`);
   }
 }
+
+/**
+ * A NIC not in routed mode asked for a port that is live on another node. Ganeti runs the NIC
+ * script of bridged and openvswitch NICs on a live migration's destination before the migration
+ * starts (routed ones only once it succeeded): binding the port then would move its traffic away
+ * from the running instance for the whole migration. Refusing fails the migration, safely.
+ */
+export class PortLiveElsewhereError extends PlumbError {
+  constructor(readonly portId: string, readonly host: string, nic: string, mode: string) {
+    super(
+      `port ${portId} is ACTIVE on ${host}, and this ${mode} NIC (${nic}) would take it away from the running instance: Ganeti configures ${mode} NICs on a migration's destination before the migration. Give plumb NICs mode=routed (Ganeti then runs this script on the destination once the migration succeeded), or stop the instance on ${host} first`,
+    );
+  }
+}

@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient } from '../client/api.js';
 import type { HookConfig } from './config.js';
-import { PortFailedError, PortNotAppliedError, UnknownPortError } from './errors.js';
+import { PortFailedError, PortLiveElsewhereError, PortNotAppliedError, UnknownPortError } from './errors.js';
 import { describeNic, type GanetiNic } from './ganeti-env.js';
 
 interface PortView {
@@ -41,6 +41,13 @@ export async function ganetiIfup(nic: GanetiNic, cfg: HookConfig): Promise<IfupR
   const api = client(cfg);
   const port = await portByMac(api, nic.mac);
   if (!port) throw new UnknownPortError(nic.mac, describeNic(nic));
+  // A routed NIC's script runs where the instance now runs (a start, a failover, or a migration's
+  // destination once it succeeded): binding the port here is the switch. Any other mode's runs on
+  // a migration's destination before the guest moved, so a port live elsewhere must stay there.
+  const boundTo = port['binding:host_id'] ?? '';
+  if (nic.mode !== 'routed' && boundTo !== '' && boundTo !== cfg.host && port.status === 'ACTIVE') {
+    throw new PortLiveElsewhereError(port.id, boundTo, describeNic(nic), nic.mode);
+  }
   const warnings: string[] = [];
   // Ganeti's idea of the address is informative; the controller's is what DHCP hands out
   if (nic.ip && !port.fixed_ips.some((f) => f.ip_address === nic.ip)) {

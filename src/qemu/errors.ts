@@ -33,3 +33,6 @@ export class GuestScriptError extends PlumbError {
 
 /** A libvirtd of the harness did not start or answer, or virsh failed (with virsh's own words). */
 export class LibvirtError extends PlumbError {}
+
+/** A Ganeti node of the harness could not be made, or a gnt-* command failed (with Ganeti's own words). */
+export class GanetiError extends PlumbError {}

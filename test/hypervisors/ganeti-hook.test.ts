@@ -1,11 +1,14 @@
-// `plumb hook ganeti-ifup` / `ganeti-ifdown` run the way Ganeti runs its NIC script: a clean
-// environment holding only the variables hv_base.ConfigureNIC sets, after Ganeti opened the tap
-// itself. Real controller on loopback, real nats-server, real agent daemon in a throwaway
-// namespace: the tap is adopted into the port with the NIC's MAC, the hook returns once the
-// agent reports it ACTIVE, and fails with a clear message when plumb knows no such port.
+// `plumb hook ganeti-ifup` / `ganeti-ifdown` run the way Ganeti runs its NIC script, with
+// nothing but the variables hv_base.ConfigureNIC sets (Ganeti adds them to its node daemon's
+// environment: the hook must need nothing else), after Ganeti opened the tap itself. Real
+// controller on loopback, real nats-server, real agent daemon in a throwaway namespace: the tap
+// is adopted into the port with the NIC's MAC, the hook returns once the agent reports it ACTIVE,
+// fails with a clear message when plumb knows no such port, and leaves a port live on another
+// node alone unless the NIC is routed (docs/hypervisors.md, live migration). A real Ganeti
+// cluster calling it: ganeti-cluster.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNatsServer, type NatsServer } from '../../src/bus/nats-server.js';
 import { CONTROLLER_USER, seedPath } from '../../src/bus/credentials.js';
@@ -73,10 +76,10 @@ function ganetiEnv(nic: { instance: string; mac: string; tap: string; ip?: strin
   };
 }
 
-/** The hook as Ganeti runs it: nothing of the caller's environment, only the NIC's variables. */
-async function hook(verb: 'ganeti-ifup' | 'ganeti-ifdown', env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
+/** The hook with nothing of the caller's environment, only the NIC's variables. */
+async function hook(verb: 'ganeti-ifup' | 'ganeti-ifdown', env: NodeJS.ProcessEnv, config = hookConfig): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'hook', verb, '--config', hookConfig], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repo, 'src/cli/main.ts'), 'hook', verb, '--config', config], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -150,5 +153,29 @@ describe('the Ganeti NIC hook', () => {
     expect(r.stderr).toBe(`plumb: warning: port ${a.id} still named tap1 on node1, whose tap is gone; unbound it\n`);
     expect(link(host, 'tap1')?.ifalias).toBe(`plumb:adopted:${b.id}`);
     expect((await nova('GET', `/v2.0/ports/${a.id}`)).body.port['binding:host_id']).toBe('');
+  });
+
+  it("a bridged NIC on another node leaves a port that is live here alone (a migration's destination, before the migration); a routed one takes it", async () => {
+    const port = await newPort('inst4');
+    ipIn(host, 'tuntap', 'add', 'dev', 'tap4', 'mode', 'tap');
+    expect((await hook('ganeti-ifup', ganetiEnv({ instance: 'inst4', mac: port.mac, tap: 'tap4' }))).code).toBe(0);
+    // node2 has no agent here: its hook gives up after 2 s, which is all this needs
+    const node2 = join(hookConfig, '..', 'hook-node2.yaml');
+    writeFileSync(node2, readFileSync(hookConfig, 'utf8').replace('host: node1', 'host: node2').replace('timeoutSeconds: 20', 'timeoutSeconds: 2'));
+    const bridged = await hook('ganeti-ifup', ganetiEnv({ instance: 'inst4', mac: port.mac, tap: 'tap0' }), node2);
+    expect(bridged.code).toBe(1);
+    expect(bridged.stderr).toBe(
+      `plumb: port ${port.id} is ACTIVE on node1, and this bridged NIC (instance inst4 NIC 0 on tap0) would take it away from the running instance: Ganeti configures bridged NICs on a migration's destination before the migration. Give plumb NICs mode=routed (Ganeti then runs this script on the destination once the migration succeeded), or stop the instance on node1 first\n`,
+    );
+    expect((await nova('GET', `/v2.0/ports/${port.id}`)).body.port).toMatchObject({ status: 'ACTIVE', 'binding:host_id': 'node1' });
+    expect(link(host, 'tap4')?.ifalias).toBe(`plumb:adopted:${port.id}`);
+    // routed: Ganeti runs it where the instance now runs, so binding there is the switch
+    const routed = await hook('ganeti-ifup', { ...ganetiEnv({ instance: 'inst4', mac: port.mac, tap: 'tap0' }), MODE: 'routed' }, node2);
+    expect(routed.code).toBe(1);
+    expect(routed.stderr).toMatch(new RegExp(`^plumb: port ${port.id} is still \\w+ after 2 s`));
+    expect((await nova('GET', `/v2.0/ports/${port.id}`)).body.port['binding:host_id']).toBe('node2');
+    // node1's agent hands Ganeti's tap back
+    await until(() => (link(host, 'tap4')?.ifalias === undefined ? true : undefined), 15_000, 50);
+    ipIn(host, 'link', 'del', 'tap4');
   });
 });

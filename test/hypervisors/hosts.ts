@@ -22,7 +22,14 @@ export interface Host {
   underlay: string;
   agent: ChildProcess;
   log: LogTail;
-  libvirtd: Libvirtd;
+  /** the host's own libvirtd (labs started with `libvirt: false` have none: their VM manager is Ganeti) */
+  libvirtd?: Libvirtd;
+}
+
+/** The host's libvirtd, which a libvirt test needs. */
+export function libvirt(h: Host): Libvirtd {
+  if (!h.libvirtd) throw new Error(`host ${h.name} runs no libvirtd (HypervisorLab.start with libvirt: false)`);
+  return h.libvirtd;
 }
 
 export class HypervisorLab {
@@ -38,10 +45,10 @@ export class HypervisorLab {
   nova!: ReturnType<typeof caller>;
   alice!: ReturnType<typeof caller>;
 
-  static async start(hostNames: string[]): Promise<HypervisorLab> {
+  static async start(hostNames: string[], opts: { libvirt?: boolean } = {}): Promise<HypervisorLab> {
     const lab = new HypervisorLab();
     try {
-      await lab.build(hostNames);
+      await lab.build(hostNames, opts.libvirt ?? true);
     } catch (err) {
       await lab.close();
       throw err;
@@ -49,7 +56,7 @@ export class HypervisorLab {
     return lab;
   }
 
-  private async build(hostNames: string[]): Promise<void> {
+  private async build(hostNames: string[], withLibvirt: boolean): Promise<void> {
     this.upstream = this.netns.add('pt-lvup');
     this.client = this.netns.add('pt-lvcl');
     ipIn(this.upstream, 'link', 'add', 'br0', 'type', 'bridge');
@@ -88,7 +95,7 @@ export class HypervisorLab {
       );
       const agent = spawnPlumb(['agent', 'run', '--config', config]);
       const log = new LogTail(agent);
-      const libvirtd = await Libvirtd.start(ns, join(this.dir, `libvirt-${h}`));
+      const libvirtd = withLibvirt ? await Libvirtd.start(ns, join(this.dir, `libvirt-${h}`)) : undefined;
       this.hosts.push({ name: h, netns: ns, underlay, agent, log, libvirtd });
       await log.waitFor((l) => l.msg === 'agent started', 20_000);
     }
@@ -102,7 +109,7 @@ export class HypervisorLab {
 
   async close(): Promise<void> {
     for (const h of this.hosts) {
-      h.libvirtd.stop();
+      h.libvirtd?.stop();
       if (h.agent.exitCode === null) {
         h.agent.kill('SIGTERM');
         await new Promise((r) => setTimeout(r, 0));

@@ -14,7 +14,7 @@ import { QUEUED_GUEST_TEST_TIMEOUT_MS } from '../helpers/guest-queue.js';
 import { ipIn } from '../helpers/netns.js';
 import { link, ping } from '../helpers/topology.js';
 import { until } from '../helpers/until.js';
-import { HypervisorLab } from './hosts.js';
+import { HypervisorLab, libvirt } from './hosts.js';
 
 let lab: HypervisorLab | undefined;
 afterAll(async () => lab?.close());
@@ -64,7 +64,7 @@ describe('libvirt domains on plumb ports (real libvirtd, QEMU TCG, stock Debian 
           }),
         );
         const started = performance.now();
-        await hv1.libvirtd.virsh(['create', xml]);
+        await libvirt(hv1).virsh(['create', xml]);
         const console = (): string => (existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : '');
         const privIp = priv.fixed_ips[0]?.ip_address ?? '';
         const pubIp = publ.fixed_ips[0]?.ip_address ?? '';
@@ -83,7 +83,7 @@ describe('libvirt domains on plumb ports (real libvirtd, QEMU TCG, stock Debian 
         expect(ping(lab.upstream, pubIp, 3, 5), 'the upstream router reaches the VM through the adopted tap').toBe(true);
 
         // the domain stops: libvirt deletes its own tap, keeps plumb's; the public port waits again
-        await hv1.libvirtd.virsh(['destroy', 'vm1']);
+        await libvirt(hv1).virsh(['destroy', 'vm1']);
         await until(() => (link(hv1.netns, 'lvpub-vm1') === undefined ? true : undefined), 20_000, 50);
         expect(link(hv1.netns, plumbTap)?.ifalias).toBe(`plumb:port:${priv.id}`);
         await until(async () => ((await get(publ)).status === 'DOWN' ? true : undefined), 20_000, 50);

@@ -21,7 +21,7 @@ import { QUEUED_GUEST_TEST_TIMEOUT_MS } from '../helpers/guest-queue.js';
 import { ipIn } from '../helpers/netns.js';
 import { link } from '../helpers/topology.js';
 import { until } from '../helpers/until.js';
-import { HypervisorLab } from './hosts.js';
+import { HypervisorLab, libvirt } from './hosts.js';
 import { Observer, dhcpReplies, overlapMs, pingStats, routeIntervals } from './observers.js';
 
 let lab: HypervisorLab | undefined;
@@ -67,7 +67,7 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
           { mac: pub.mac_address, tap: 'lvpub-mig', plumbMadeTap: false },
         ];
         writeFileSync(xml, domainXml({ name: 'mig', vmlinuz: kernel.vmlinuz, initrd, consoleLog, nics, cmdline: 'plumb_dhcp_probe=eth0' }));
-        await hv1.libvirtd.virsh(['create', xml]);
+        await libvirt(hv1).virsh(['create', xml]);
         const consoleText = (): string => (existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : '');
         await until(() => (consoleText().includes(`bound ${privIp}/24`) && consoleText().includes(`bound ${pubIp}/24`) ? true : undefined), 90_000, 100).catch((err: unknown) => {
           throw new Error(`guest got no leases: ${String(err)}\n${consoleText()}`);
@@ -106,9 +106,9 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
         // 2. libvirt live-migrates the domain (the migration stream crosses the underlay link); the
         // VM manager moves the ports on the destination's "resumed" event, not when the migration
         // call returns (libvirt's finish and confirm steps take a while longer)
-        const events = new Observer(hv2.netns, 'virsh', ['-c', hv2.libvirtd.uri, 'event', '--event', 'lifecycle', '--loop']);
+        const events = new Observer(hv2.netns, 'virsh', ['-c', libvirt(hv2).uri, 'event', '--event', 'lifecycle', '--loop']);
         await new Promise((r) => setTimeout(r, 300));
-        const migration = hv1.libvirtd.virsh(['migrate', '--live', 'mig', hv2.libvirtd.uri, '--migrateuri', `tcp://${hv2.underlay}:49152`]);
+        const migration = libvirt(hv1).virsh(['migrate', '--live', 'mig', libvirt(hv2).uri, '--migrateuri', `tcp://${hv2.underlay}:49152`]);
         await until(() => (events.lines.some((l) => /'mig'.*Resumed/.test(l)) ? true : undefined), 120_000, 5);
         const t2 = Date.now();
         expect(link(hv1.netns, `tap${priv.id}`), "plumb's tap still on hv1 at the switch").toBeDefined();
@@ -123,7 +123,7 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
         await migration;
         const tMigrated = Date.now();
         await events.stop();
-        expect((await hv2.libvirtd.virsh(['domstate', 'mig'])).trim()).toBe('running');
+        expect((await libvirt(hv2).virsh(['domstate', 'mig'])).trim()).toBe('running');
         const t4 = await activeOnHv2;
         await until(() => (nics.every((n) => link(hv1.netns, n.tap) === undefined) ? true : undefined), 15_000, 20);
         await new Promise((r) => setTimeout(r, 2_000)); // traffic settles on hv2
@@ -171,7 +171,7 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
         expect(vmAnnounce, `the VM announced itself on hv2; seen:\n${arp.lines.slice(-20).join('\n')}`).toBeDefined();
         expect(report.lostMs.public, 'public network: at most 1 s of lost pings').toBeLessThanOrEqual(1_000);
         expect(report.lostMs.private, 'private network: at most 1 s of lost pings').toBeLessThanOrEqual(1_000);
-        expect((await hv2.libvirtd.virsh(['domstate', 'mig'])).trim()).toBe('running');
+        expect((await libvirt(hv2).virsh(['domstate', 'mig'])).trim()).toBe('running');
       });
     },
     QUEUED_GUEST_TEST_TIMEOUT_MS,

@@ -1,0 +1,172 @@
+// A real single-node Ganeti 3.0 cluster (Debian 12's `ganeti`) on a plumb host: gnt-cluster
+// init, its daemons, gnt-instance add/start/stop/remove of a KVM instance (TCG, Debian's stock
+// kernel, the standalone initramfs) whose two NICs have plumb ports' MACs. Ganeti opens the taps
+// and runs its kvm-ifup, which runs the shipped /etc/ganeti/kvm-vif-bridge, which runs
+// `plumb hook ganeti-ifup`: the agent adopts the taps, and the instance takes its addresses from
+// plumb's DHCP. A NIC whose MAC plumb does not know fails the instance's start, with plumb's words.
+import { afterAll, describe, expect, it } from 'vitest';
+import { createConnection } from 'node:net';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GanetiNode, NOOP_OS } from '../../src/qemu/ganeti-node.js';
+import { ensureKernel } from '../../src/qemu/kernel.js';
+import { ensureInitramfs } from '../../src/qemu/initramfs.js';
+import { withLock } from '../../src/qemu/lock.js';
+import { cacheDir } from '../../src/qemu/paths.js';
+import { ALICE } from '../controller/fixture.js';
+import { QUEUED_GUEST_TEST_TIMEOUT_MS } from '../helpers/guest-queue.js';
+import { ipIn } from '../helpers/netns.js';
+import { link, ping } from '../helpers/topology.js';
+import { until } from '../helpers/until.js';
+import { HypervisorLab } from './hosts.js';
+
+const repo = new URL('../..', import.meta.url).pathname;
+let lab: HypervisorLab | undefined;
+let node: GanetiNode | undefined;
+afterAll(async () => {
+  node?.stop();
+  await lab?.close();
+});
+
+type Port = { id: string; mac_address: string; status: string; status_reason: string | null; fixed_ips: { ip_address: string }[]; 'binding:host_id': string; 'binding:profile': object };
+
+/** Reads an instance's serial console (Ganeti's unix socket) from the moment it is connected. */
+class SerialConsole {
+  text = '';
+  private readonly sock;
+  constructor(path: string) {
+    this.sock = createConnection(path);
+    this.sock.on('data', (b: Buffer) => (this.text += b.toString()));
+    this.sock.on('error', () => undefined);
+  }
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+describe('a real Ganeti 3.0 cluster on plumb ports', () => {
+  it(
+    "starts an instance whose taps Ganeti opens and plumb adopts; the guest gets plumb's addresses; an unknown MAC fails the start",
+    async () => {
+      await withLock(join(cacheDir, 'guests.lock'), async () => {
+        const kernel = ensureKernel();
+        const initrd = await ensureInitramfs(kernel, 'standalone');
+        lab = await HypervisorLab.start(['node1'], { libvirt: false });
+        const { nova, alice } = lab;
+        const host = lab.host('node1');
+
+        // the hook as an operator installs it: the shipped kvm-vif-bridge, with its two paths
+        // pointed at this checkout's CLI and this test's /etc/plumb/hook.yaml. The lab's management
+        // network is this machine's loopback, where the controller listens (as the agents reach
+        // NATS there): the CLI talks to it from the test's own network namespace.
+        writeFileSync(join(lab.dir, 'nova.password'), 'pw-n\n');
+        const hookConfig = join(lab.dir, 'hook.yaml');
+        writeFileSync(hookConfig, `controller:\n  url: ${lab.ctl.url}\n  user: nova\n  passwordFile: ${join(lab.dir, 'nova.password')}\nhost: node1\ntimeoutSeconds: 30\n`);
+        const cli = join(lab.dir, 'plumb');
+        writeFileSync(cli, `#!/bin/sh\ncd ${repo} && exec nsenter --net=/proc/${process.pid}/ns/net ${process.execPath} --import tsx ${join(repo, 'src/cli/main.ts')} "$@"\n`);
+        chmodSync(cli, 0o755);
+        const shipped = readFileSync(join(repo, 'config/ganeti-kvm-vif-bridge'), 'utf8');
+        expect(shipped).toContain('exec /usr/bin/plumb hook ganeti-ifup --config /etc/plumb/hook.yaml');
+        const nicScript = shipped.replace('/usr/bin/plumb', cli).replace('/etc/plumb/hook.yaml', hookConfig);
+
+        // Ganeti's node is the host itself: its primary address is the host's underlay address
+        const started = performance.now();
+        node = await GanetiNode.start({
+          netns: host.netns,
+          dir: join(lab.dir, 'ganeti'),
+          hostname: 'node1.plumb.test',
+          address: host.underlay,
+          masterNetdev: 'ul0',
+          clusterName: 'cluster.plumb.test',
+          clusterAddress: '10.99.0.100',
+          nicScript,
+        });
+        log(`[ganeti] gnt-cluster init and daemons: ${Math.round(performance.now() - started)} ms`);
+        expect(await node.gnt(['gnt-cluster', 'getmaster'])).toBe('node1.plumb.test\n');
+
+        const net = (await alice('POST', '/v2.0/networks', { network: { name: 'gnt-net' } })).body.network.id as string;
+        const pubNet = (await alice('GET', '/v2.0/networks')).body.networks.find((n: { name: string }) => n.name === 'public').id as string;
+        const mk = async (network: string, device: string, extra: object = {}): Promise<Port> =>
+          (await nova('POST', '/v2.0/ports', { port: { network_id: network, project_id: ALICE, device_id: device, ...extra } })).body.port as Port;
+        const get = async (p: Port): Promise<Port> => (await nova('GET', `/v2.0/ports/${p.id}`)).body.port as Port;
+        const priv = await mk(net, 'inst1');
+        const pub = await mk(pubNet, 'inst1');
+        const client = await mk(net, 'client', { 'binding:host_id': 'node1', 'binding:profile': { kind: 'veth', netns: lab.client, peer_name: 'eth0' } });
+        await until(async () => ((await get(client)).status === 'ACTIVE' ? true : undefined), 30_000, 50);
+        const privIp = priv.fixed_ips[0]?.ip_address ?? '';
+        const pubIp = pub.fixed_ips[0]?.ip_address ?? '';
+        ipIn(lab.client, 'addr', 'add', `${client.fixed_ips[0]?.ip_address ?? ''}/24`, 'dev', 'eth0');
+        ipIn(lab.client, 'link', 'set', 'eth0', 'up');
+
+        // docs/hypervisors.md: NICs in routed mode (Ganeti wants their IP; it runs the NIC script
+        // on a migration's destination only once the migration succeeded), link ignored by plumb
+        const nic = (i: number, p: Port, ip: string): string => `${i}:mac=${p.mac_address},mode=routed,link=plumb,ip=${ip}`;
+        const hv = `kvm:kernel_path=${kernel.vmlinuz},initrd_path=${initrd},kernel_args=net.ifnames=0 quiet loglevel=3 panic=-1 plumb_name=inst1,vnc_bind_address=,cpu_type=qemu64`;
+        const add = ['gnt-instance', 'add', '-n', 'node1.plumb.test', '-t', 'diskless', '-o', NOOP_OS, '--no-install', '--no-start', '--no-name-check', '--no-ip-check', '-B', 'memory=192M', '-H', hv];
+        await node.gnt([...add, '--net', nic(0, priv, privIp), '--net', nic(1, pub, pubIp), 'inst1.plumb.test']);
+        const startedInstance = performance.now();
+        try {
+          await node.gnt(['gnt-instance', 'start', 'inst1.plumb.test']);
+        } catch (err) {
+          throw new Error(`${String(err)}\nnode daemon:\n${node.logTail('node-daemon.log')}\nagent:\n${agentTail(lab)}`);
+        }
+        log(`[ganeti] gnt-instance start (both NIC hooks, each waiting for ACTIVE): ${Math.round(performance.now() - startedInstance)} ms`);
+        const serial = new SerialConsole(node.serialSocket('inst1.plumb.test'));
+        try {
+          // Ganeti opened tap0 and tap1 (kernel-named), plumb adopted both into the ports with those MACs
+          for (const [tap, p] of [['tap0', priv], ['tap1', pub]] as const) {
+            expect(link(host.netns, tap)?.ifalias, `${tap} adopted`).toBe(`plumb:adopted:${p.id}`);
+            expect(await get(p)).toMatchObject({ status: 'ACTIVE', 'binding:host_id': 'node1', 'binding:profile': { ifname: tap, adopt: true } });
+          }
+          try {
+            await until(() => (ping(lab?.client ?? '', privIp, 1, 1) && ping(lab?.upstream ?? '', pubIp, 1, 1) ? true : undefined), 90_000, 200);
+          } catch (err) {
+            throw new Error(`the instance is not reachable at ${privIp} and ${pubIp}: ${String(err)}\nconsole:\n${serial.text}\nkvm log:\n${node.logTail('kvm/inst1.plumb.test.log')}`);
+          }
+          log(`[ganeti] instance start to both addresses answering: ${Math.round(performance.now() - startedInstance)} ms`);
+          // the addresses came from plumb's DHCP (the guest configures only what a lease gives it)
+          expect(serial.text).toMatch(new RegExp(`PLUMB-GUEST-LEASE eth0 bound ${privIp.replace(/\./g, '\\.')}/24`));
+          expect(serial.text).toMatch(new RegExp(`PLUMB-GUEST-LEASE eth1 bound ${pubIp.replace(/\./g, '\\.')}/24 router=198\\.51\\.100\\.1`));
+          expect(ipIn(host.netns, 'route', 'show', pubIp)).toMatch(/dev tap1/);
+        } finally {
+          serial.close();
+        }
+
+        // the instance stops: Ganeti's taps close, plumb's ports wait for them, DOWN
+        await node.gnt(['gnt-instance', 'shutdown', '--timeout=0', 'inst1.plumb.test']);
+        for (const p of [priv, pub]) await until(async () => ((await get(p)).status === 'DOWN' ? true : undefined), 20_000, 50);
+        expect((await get(pub)).status_reason).toBe("waiting for the VM manager to create tap 'tap1'");
+        expect(ipIn(host.netns, 'route', 'show', pubIp)).toBe('');
+        // and starts again: new taps, the hook binds the ports to them, reachable again
+        await node.gnt(['gnt-instance', 'start', 'inst1.plumb.test']);
+        for (const p of [priv, pub]) expect((await get(p)).status).toBe('ACTIVE');
+        await until(() => (ping(lab?.upstream ?? '', pubIp, 1, 1) ? true : undefined), 90_000, 200);
+
+        // a NIC with a MAC plumb does not know: the hook fails it and Ganeti refuses to start the instance
+        await node.gnt([...add, '--net', '0:mac=aa:00:00:de:ad:02,mode=routed,link=plumb,ip=192.0.2.77', 'ghost.plumb.test']);
+        const refused = await node.gnt(['gnt-instance', 'start', 'ghost.plumb.test']).then(
+          () => 'started',
+          (err: Error) => err.message,
+        );
+        expect(refused).toContain('plumb: plumb knows no port with MAC aa:00:00:de:ad:02 (instance ghost.plumb.test NIC 0 on tap');
+        expect(await node.gnt(['gnt-instance', 'list', '--no-headers', '-o', 'name,oper_state'])).toMatch(/ghost\.plumb\.test\s+N/);
+
+        await node.gnt(['gnt-instance', 'remove', '-f', '--shutdown-timeout=0', 'inst1.plumb.test']);
+        await node.gnt(['gnt-instance', 'remove', '-f', 'ghost.plumb.test']);
+        for (const p of [priv, pub]) await until(async () => ((await get(p)).status === 'DOWN' ? true : undefined), 20_000, 50);
+      });
+    },
+    QUEUED_GUEST_TEST_TIMEOUT_MS,
+  );
+});
+
+function agentTail(l: HypervisorLab): string {
+  return l.hosts
+    .flatMap((h) => h.log.lines.filter((x) => x.level !== 20).slice(-30))
+    .map((x) => JSON.stringify(x))
+    .join('\n');
+}
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
