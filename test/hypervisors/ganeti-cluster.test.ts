@@ -5,10 +5,8 @@
 // `plumb hook ganeti-ifup`: the agent adopts the taps, and the instance takes its addresses from
 // plumb's DHCP. A NIC whose MAC plumb does not know fails the instance's start, with plumb's words.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createConnection } from 'node:net';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GanetiNode, NOOP_OS } from '../../src/qemu/ganeti-node.js';
+import type { GanetiCluster } from '../../src/qemu/ganeti-node.js';
 import { ensureKernel } from '../../src/qemu/kernel.js';
 import { ensureInitramfs } from '../../src/qemu/initramfs.js';
 import { withLock } from '../../src/qemu/lock.js';
@@ -18,31 +16,17 @@ import { QUEUED_GUEST_TEST_TIMEOUT_MS } from '../helpers/guest-queue.js';
 import { ipIn } from '../helpers/netns.js';
 import { link, ping } from '../helpers/topology.js';
 import { until } from '../helpers/until.js';
+import { SerialConsole, ganetiOnLab, instanceAdd } from './ganeti.js';
 import { HypervisorLab } from './hosts.js';
 
-const repo = new URL('../..', import.meta.url).pathname;
 let lab: HypervisorLab | undefined;
-let node: GanetiNode | undefined;
+let cluster: GanetiCluster | undefined;
 afterAll(async () => {
-  node?.stop();
+  cluster?.stop();
   await lab?.close();
 });
 
 type Port = { id: string; mac_address: string; status: string; status_reason: string | null; fixed_ips: { ip_address: string }[]; 'binding:host_id': string; 'binding:profile': object };
-
-/** Reads an instance's serial console (Ganeti's unix socket) from the moment it is connected. */
-class SerialConsole {
-  text = '';
-  private readonly sock;
-  constructor(path: string) {
-    this.sock = createConnection(path);
-    this.sock.on('data', (b: Buffer) => (this.text += b.toString()));
-    this.sock.on('error', () => undefined);
-  }
-  close(): void {
-    this.sock.destroy();
-  }
-}
 
 describe('a real Ganeti 3.0 cluster on plumb ports', () => {
   it(
@@ -55,32 +39,9 @@ describe('a real Ganeti 3.0 cluster on plumb ports', () => {
         const { nova, alice } = lab;
         const host = lab.host('node1');
 
-        // the hook as an operator installs it: the shipped kvm-vif-bridge, with its two paths
-        // pointed at this checkout's CLI and this test's /etc/plumb/hook.yaml. The lab's management
-        // network is this machine's loopback, where the controller listens (as the agents reach
-        // NATS there): the CLI talks to it from the test's own network namespace.
-        writeFileSync(join(lab.dir, 'nova.password'), 'pw-n\n');
-        const hookConfig = join(lab.dir, 'hook.yaml');
-        writeFileSync(hookConfig, `controller:\n  url: ${lab.ctl.url}\n  user: nova\n  passwordFile: ${join(lab.dir, 'nova.password')}\nhost: node1\ntimeoutSeconds: 30\n`);
-        const cli = join(lab.dir, 'plumb');
-        writeFileSync(cli, `#!/bin/sh\ncd ${repo} && exec nsenter --net=/proc/${process.pid}/ns/net ${process.execPath} --import tsx ${join(repo, 'src/cli/main.ts')} "$@"\n`);
-        chmodSync(cli, 0o755);
-        const shipped = readFileSync(join(repo, 'config/ganeti-kvm-vif-bridge'), 'utf8');
-        expect(shipped).toContain('exec /usr/bin/plumb hook ganeti-ifup --config /etc/plumb/hook.yaml');
-        const nicScript = shipped.replace('/usr/bin/plumb', cli).replace('/etc/plumb/hook.yaml', hookConfig);
-
-        // Ganeti's node is the host itself: its primary address is the host's underlay address
         const started = performance.now();
-        node = await GanetiNode.start({
-          netns: host.netns,
-          dir: join(lab.dir, 'ganeti'),
-          hostname: 'node1.plumb.test',
-          address: host.underlay,
-          masterNetdev: 'ul0',
-          clusterName: 'cluster.plumb.test',
-          clusterAddress: '10.99.0.100',
-          nicScript,
-        });
+        cluster = await ganetiOnLab(lab);
+        const node = cluster.master;
         log(`[ganeti] gnt-cluster init and daemons: ${Math.round(performance.now() - started)} ms`);
         expect(await node.gnt(['gnt-cluster', 'getmaster'])).toBe('node1.plumb.test\n');
 
@@ -100,10 +61,7 @@ describe('a real Ganeti 3.0 cluster on plumb ports', () => {
 
         // docs/hypervisors.md: NICs in routed mode (Ganeti wants their IP; it runs the NIC script
         // on a migration's destination only once the migration succeeded), link ignored by plumb
-        const nic = (i: number, p: Port, ip: string): string => `${i}:mac=${p.mac_address},mode=routed,link=plumb,ip=${ip}`;
-        const hv = `kvm:kernel_path=${kernel.vmlinuz},initrd_path=${initrd},kernel_args=net.ifnames=0 quiet loglevel=3 panic=-1 plumb_name=inst1,vnc_bind_address=,cpu_type=qemu64`;
-        const add = ['gnt-instance', 'add', '-n', 'node1.plumb.test', '-t', 'diskless', '-o', NOOP_OS, '--no-install', '--no-start', '--no-name-check', '--no-ip-check', '-B', 'memory=192M', '-H', hv];
-        await node.gnt([...add, '--net', nic(0, priv, privIp), '--net', nic(1, pub, pubIp), 'inst1.plumb.test']);
+        await node.gnt(instanceAdd('inst1.plumb.test', 'node1.plumb.test', kernel, initrd, [{ mac: priv.mac_address, ip: privIp }, { mac: pub.mac_address, ip: pubIp }]));
         const startedInstance = performance.now();
         try {
           await node.gnt(['gnt-instance', 'start', 'inst1.plumb.test']);
@@ -143,7 +101,7 @@ describe('a real Ganeti 3.0 cluster on plumb ports', () => {
         await until(() => (ping(lab?.upstream ?? '', pubIp, 1, 1) ? true : undefined), 90_000, 200);
 
         // a NIC with a MAC plumb does not know: the hook fails it and Ganeti refuses to start the instance
-        await node.gnt([...add, '--net', '0:mac=aa:00:00:de:ad:02,mode=routed,link=plumb,ip=192.0.2.77', 'ghost.plumb.test']);
+        await node.gnt(instanceAdd('ghost.plumb.test', 'node1.plumb.test', kernel, initrd, [{ mac: 'aa:00:00:de:ad:02', ip: '192.0.2.77' }]));
         const refused = await node.gnt(['gnt-instance', 'start', 'ghost.plumb.test']).then(
           () => 'started',
           (err: Error) => err.message,
