@@ -53,8 +53,13 @@ export interface GanetiNodeSpec {
   /** the node's primary address, already on a device of `netns` */
   address: string;
   netns: string;
-  /** /etc/ganeti/kvm-vif-bridge: the NIC script Ganeti's kvm-ifup runs for every NIC */
+  /**
+   * /etc/ganeti/kvm-vif-bridge: the NIC script Ganeti's kvm-ifup runs for every NIC. Ganeti copies
+   * the master's to every node (an ancillary file of its KVM hypervisor): give all nodes the same.
+   */
   nicScript?: string;
+  /** more files of this node's own /etc/ganeti (name → content), e.g. what its NIC script reads */
+  etcFiles?: Record<string, string>;
 }
 
 export interface GanetiClusterOptions {
@@ -203,6 +208,7 @@ async function enterNode(o: GanetiClusterOptions, spec: GanetiNodeSpec): Promise
   // the package's own /etc/ganeti (the lib and share links to this version, kvm-ifup-os)
   cpSync('/etc/ganeti', path.join(dir, 'etc'), { recursive: true, verbatimSymlinks: true });
   if (spec.nicScript !== undefined) writeExecutable(path.join(dir, 'etc', 'kvm-vif-bridge'), spec.nicScript);
+  for (const [name, content] of Object.entries(spec.etcFiles ?? {})) writeFileSync(path.join(dir, 'etc', name), content, { mode: 0o600 });
   const os = path.join(dir, 'srv', 'os', NOOP_OS);
   mkdirSync(os, { recursive: true });
   for (const s of ['create', 'import', 'export', 'rename', 'verify']) writeExecutable(path.join(os, s), '#!/bin/sh\nexit 0\n');

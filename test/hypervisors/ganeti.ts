@@ -22,13 +22,17 @@ export async function ganetiOnLab(lab: HypervisorLab): Promise<GanetiCluster> {
   chmodSync(cli, 0o755);
   const shipped = readFileSync(join(repo, 'config/ganeti-kvm-vif-bridge'), 'utf8');
   if (!shipped.includes('exec /usr/bin/plumb hook ganeti-ifup --config /etc/plumb/hook.yaml')) throw new Error('config/ganeti-kvm-vif-bridge no longer runs the hook as this test expects');
-  const nodes = lab.hosts.map((h) => {
-    const hookConfig = join(lab.dir, `hook-${h.name}.yaml`);
-    writeFileSync(hookConfig, `controller:\n  url: ${lab.ctl.url}\n  user: nova\n  passwordFile: ${join(lab.dir, 'nova.password')}\nhost: ${h.name}\ntimeoutSeconds: 30\n`);
-    // the hook as an operator installs it: the shipped script, its two paths pointed at this checkout
-    const nicScript = shipped.replace('/usr/bin/plumb', cli).replace('/etc/plumb/hook.yaml', hookConfig);
-    return { hostname: ganetiName(h.name), address: h.underlay, netns: h.netns, nicScript };
-  });
+  // Ganeti copies the master's kvm-vif-bridge to every node, so it must be the same everywhere:
+  // the shipped script, its two paths pointed at this checkout's CLI and at a hook.yaml that each
+  // node has in its own /etc/ganeti (where an operator has /etc/plumb/hook.yaml)
+  const nicScript = shipped.replace('/usr/bin/plumb', cli).replace('/etc/plumb/hook.yaml', '/etc/ganeti/plumb-hook.yaml');
+  const nodes = lab.hosts.map((h) => ({
+    hostname: ganetiName(h.name),
+    address: h.underlay,
+    netns: h.netns,
+    nicScript,
+    etcFiles: { 'plumb-hook.yaml': `controller:\n  url: ${lab.ctl.url}\n  user: nova\n  passwordFile: ${join(lab.dir, 'nova.password')}\nhost: ${h.name}\ntimeoutSeconds: 30\n` },
+  }));
   return GanetiCluster.start({ dir: join(lab.dir, 'ganeti'), clusterName: CLUSTER, clusterAddress: '10.99.0.100', masterNetdev: 'ul0', nodes });
 }
 
