@@ -70,6 +70,8 @@ export interface GanetiClusterOptions {
   masterNetdev: string;
   /** the first is the master */
   nodes: GanetiNodeSpec[];
+  /** the cluster's KVM parameters beyond TCG (kernel_path, migration_bandwidth, ...) */
+  kvmParams?: Record<string, string | number>;
 }
 
 /** One node: its namespaces (held by a process) and its files. */
@@ -169,7 +171,7 @@ export class GanetiCluster {
       for (const spec of o.nodes) cluster.nodes.push(await enterNode(o, spec));
       const started = performance.now();
       await cluster.master.gnt(
-        ['gnt-cluster', 'init', '--no-ssh-init', '--no-etc-hosts', `--master-netdev=${o.masterNetdev}`, '--enabled-hypervisors=kvm', '--enabled-disk-templates=diskless', '-H', 'kvm:kvm_flag=disabled,kvm_extra=-accel tcg', o.clusterName],
+        ['gnt-cluster', 'init', '--no-ssh-init', '--no-etc-hosts', `--master-netdev=${o.masterNetdev}`, '--enabled-hypervisors=kvm', '--enabled-disk-templates=diskless', '-H', kvmParams(o.kvmParams), o.clusterName],
         180_000,
       );
       for (const n of cluster.nodes.slice(1)) await cluster.master.gnt(['gnt-node', 'add', '--no-ssh-key-check', n.spec.hostname], 180_000);
@@ -184,6 +186,12 @@ export class GanetiCluster {
   stop(): void {
     for (const n of this.nodes) n.stop();
   }
+}
+
+function kvmParams(extra: Record<string, string | number> = {}): string {
+  return `kvm:${Object.entries({ kvm_flag: 'disabled', kvm_extra: '-accel tcg', ...extra })
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')}`;
 }
 
 /** The files all nodes share: /etc/hosts, one SSH host key set and one root key pair. */

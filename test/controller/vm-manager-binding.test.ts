@@ -125,6 +125,26 @@ describe('live migration: binding:profile.migrating_to, then the host change', (
     await until(async () => ((await nova('GET', `/v2.0/ports/${id}`)).body.port.status === 'ACTIVE' ? true : undefined), 5_000, 20);
   });
 
+  it('orders a move with no standby before it too (Ganeti binds a routed NIC where the instance now runs)', async () => {
+    ctl.hooks.reportHeartbeat({ hostId: 'src6', version: 'test' });
+    const made = (await nova('POST', '/v2.0/ports', { port: { network_id: net, project_id: ALICE, device_id: 'mig6', 'binding:host_id': 'src6', 'binding:profile': { ifname: 'tap0', adopt: true } } })).body.port;
+    const id = made.id as string;
+    const moved = await nova('PUT', `/v2.0/ports/${id}`, { port: { 'binding:host_id': 'dst6', 'binding:profile': { ifname: 'tap0', adopt: true } } });
+    expect(moved.body.port).toMatchObject({ 'binding:host_id': 'dst6', status: 'BUILD', 'binding:migration': null });
+    const src = await ctl.hooks.desiredState('src6');
+    expect(src.ports ?? []).toEqual([]);
+    expect((await ctl.hooks.desiredState('dst6')).ports, 'stands by until src6 applied its removal').toEqual([expect.objectContaining({ id, standby: true, tap: expect.objectContaining({ adopt: true }) })]);
+    ctl.hooks.reportApplied({ hostId: 'src6', generation: src.generation ?? 0 });
+    await until(async () => {
+      const [p] = (await ctl.hooks.desiredState('dst6')).ports ?? [];
+      return p && !(p as { standby?: boolean }).standby ? true : undefined;
+    }, 5_000, 20);
+    // a host with no live agent (never heard from) gives the port up at once
+    const other = (await nova('POST', '/v2.0/ports', { port: { network_id: net, project_id: ALICE, device_id: 'mig7', 'binding:host_id': 'gone7' } })).body.port;
+    await nova('PUT', `/v2.0/ports/${other.id}`, { port: { 'binding:host_id': 'dst7' } });
+    expect((await ctl.hooks.desiredState('dst7')).ports).toEqual([expect.not.objectContaining({ standby: true })]);
+  });
+
   it('a switch whose old host never confirms completes once overdue; with no live old host, at once', async () => {
     ctl.hooks.reportHeartbeat({ hostId: 'src5', version: 'test' });
     const made = (await nova('POST', '/v2.0/ports', { port: { network_id: net, project_id: ALICE, device_id: 'mig5', 'binding:host_id': 'src5' } })).body.port;

@@ -68,8 +68,7 @@ describe('live migration of a Ganeti instance between two plumb hosts', () => {
         await until(() => (ping(lab?.client ?? '', privIp, 1, 1) && ping(lab?.upstream ?? '', pubIp, 1, 1) ? true : undefined), 90_000, 200).catch((err: unknown) => {
           throw new Error(`the instance is not reachable on hv1: ${String(err)}\nkvm log:\n${cluster?.node('hv1.plumb.test').logTail(`kvm/${INSTANCE}.log`)}`);
         });
-        const tapsOnHv1 = [priv, pub].map(() => '');
-        for (const [i, p] of [priv, pub].entries()) tapsOnHv1[i] = (await get(p))['binding:profile'].ifname ?? '';
+        const tapsOnHv1 = await Promise.all([priv, pub].map(async (p) => (await get(p))['binding:profile'].ifname ?? ''));
 
         // observers: pings from both sides, route changes on both hosts, DHCP replies, (R)ARP on hv2
         const routesAt = (ns: string): { table: string; dev: string }[] =>
@@ -83,7 +82,6 @@ describe('live migration of a Ganeti instance between two plumb hosts', () => {
           hv1: new Observer(hv1.netns, 'tcpdump', ['-l', '-tt', '-n', '-v', '-i', 'any', 'udp src port 67']),
           hv2: new Observer(hv2.netns, 'tcpdump', ['-l', '-tt', '-n', '-v', '-i', 'any', 'udp src port 67']),
         };
-        const arp = new Observer(hv2.netns, 'tcpdump', ['-l', '-tt', '-n', '-e', '-i', 'any', 'arp or rarp']);
         await new Promise((r) => setTimeout(r, 1_000)); // tcpdump and the monitors are listening
         const pingPub = new Observer(lab.upstream, 'ping', ['-n', '-D', '-i', String(PING_INTERVAL_MS / 1000), pubIp]);
         const pingPriv = new Observer(lab.client, 'ping', ['-n', '-D', '-i', String(PING_INTERVAL_MS / 1000), privIp]);
@@ -109,7 +107,7 @@ describe('live migration of a Ganeti instance between two plumb hosts', () => {
         await new Promise((r) => setTimeout(r, 2_000));
         const diag = { hv2Routes: ipIn(hv2.netns, 'route', 'show', 'table', 'all', pubIp), hv2Neigh: ipIn(hv2.netns, 'neigh', 'show', 'proxy'), upstreamNeigh: ipIn(lab.upstream, 'neigh', 'show', pubIp), hv2Links: ipIn(hv2.netns, '-br', 'link') };
         const tEnd = Date.now();
-        for (const o of [pingPub, pingPriv, monitors.hv1, monitors.hv2, dumps.hv1, dumps.hv2, arp]) await o.stop();
+        for (const o of [pingPub, pingPriv, monitors.hv1, monitors.hv2, dumps.hv1, dumps.hv2]) await o.stop();
 
         const pubStats = pingStats(pingPub.lines);
         const privStats = pingStats(pingPriv.lines);
@@ -118,31 +116,33 @@ describe('live migration of a Ganeti instance between two plumb hosts', () => {
         const replies = [...dhcpReplies(dumps.hv1.lines).map((r) => ({ ...r, host: 'hv1' })), ...dhcpReplies(dumps.hv2.lines).map((r) => ({ ...r, host: 'hv2' }))];
         const hostsByXid = new Map<string, Set<string>>();
         for (const r of replies) hostsByXid.set(r.xid, (hostsByXid.get(r.xid) ?? new Set()).add(r.host));
-        // the guest resumes on hv2 when QEMU there announces it (RARP from its MAC); the switch is
-        // when hv2 first routes it (the hook ran at Ganeti's FinalizeMigrationDst)
-        const announced = arp.lines.filter((l) => l.includes(priv.mac_address) || l.includes(pub.mac_address)).map((l) => Number(l.split(' ')[0]) * 1000);
-        const tResumed = announced.length ? Math.min(...announced) : null;
+        // the switch: hv2 first routes the VM's public address (the hook of its second NIC ran, at
+        // Ganeti's FinalizeMigrationDst, after the source's QEMU was stopped)
         const tSwitch = r2[0]?.[0] ?? null;
-        const around = (st: typeof pubStats, t: number | null): { lastBeforeMs: number | null; firstAfterMs: number | null } => {
-          if (t === null) return { lastBeforeMs: null, firstAfterMs: null };
-          const at = [...st.replies.values()];
-          const before = at.filter((x) => x < t);
-          const after = at.filter((x) => x >= t);
-          return { lastBeforeMs: before.length ? Math.round(Math.max(...before) - t) : null, firstAfterMs: after.length ? Math.round(Math.min(...after) - t) : null };
+        // each ping's longest silence, relative to the switch: before it, the migration's own
+        // downtime and Ganeti's finalising; after it, plumb's part
+        const silence = (st: typeof pubStats): [number, number] | null => {
+          const at = [...st.replies.values()].sort((a, b) => a - b);
+          let best: [number, number] | null = null;
+          for (let i = 1; i < at.length; i++) {
+            const a = at[i - 1] ?? 0;
+            const b = at[i] ?? 0;
+            if (!best || b - a > best[1] - best[0]) best = [a, b];
+          }
+          return best && tSwitch !== null ? [Math.round(best[0] - tSwitch), Math.round(best[1] - tSwitch)] : null;
         };
         const report = {
           migrateCallMs: tMigrated - t0,
-          publicAroundResume: around(pubStats, tResumed),
-          privateAroundResume: around(privStats, tResumed),
-          publicAfterSwitchMs: around(pubStats, tSwitch).firstAfterMs,
-          resumedToSwitchMs: tResumed !== null && tSwitch !== null ? Math.round(tSwitch - tResumed) : null,
+          switchAfterMigrateStartMs: tSwitch === null ? null : Math.round(tSwitch - t0),
+          publicSilenceAroundSwitchMs: silence(pubStats),
+          privateSilenceAroundSwitchMs: silence(privStats),
           lostPings: { public: pubStats.lost, private: privStats.lost },
           lostMs: { public: pubStats.longestGap * PING_INTERVAL_MS, private: privStats.longestGap * PING_INTERVAL_MS },
           routeOverlapMs: overlapMs(r1, r2),
           dhcpReplies: { hv1: replies.filter((r) => r.host === 'hv1').length, hv2: replies.filter((r) => r.host === 'hv2').length },
         };
         process.stdout.write(`[ganeti-migration] ${JSON.stringify(report)}\n`);
-        if (![...pubStats.replies.values()].some((at) => at > (tSwitch ?? Infinity))) process.stdout.write(`[ganeti-migration] no public replies after the switch: ${JSON.stringify(diag)}\narp on hv2:\n${arp.lines.slice(-30).join('\n')}\n`);
+        if (![...pubStats.replies.values()].some((at) => at > (tSwitch ?? Infinity))) process.stdout.write(`[ganeti-migration] no public replies after the switch: ${JSON.stringify(diag)}\n`);
 
         expect(tSwitch, `hv2 never routed ${pubIp}: ${JSON.stringify(monitors.hv2.lines.slice(-10))}`).not.toBeNull();
         expect(r1.at(-1)?.[1] ?? Infinity, 'hv1 stopped routing the VM').toBeLessThan(tEnd);
@@ -152,7 +152,6 @@ describe('live migration of a Ganeti instance between two plumb hosts', () => {
         expect(report.dhcpReplies.hv2, 'hv2 answers the probe after the switch').toBeGreaterThan(0);
         const lastHv1 = Math.max(...replies.filter((r) => r.host === 'hv1').map((r) => r.at));
         expect(replies.filter((r) => r.host === 'hv2' && r.at <= lastHv1), 'hv2 answered DHCP before hv1 stopped').toEqual([]);
-        expect(tResumed, `QEMU announced the guest on hv2; seen:\n${arp.lines.slice(-20).join('\n')}`).not.toBeNull();
         // both networks came back (the bound separates "never" from slow; the figure is printed)
         expect(pubStats.replies.size > 0 && [...pubStats.replies.values()].some((at) => at > (tSwitch ?? Infinity)), 'public replies after the switch').toBe(true);
         expect([...privStats.replies.values()].some((at) => at > (tSwitch ?? Infinity)), 'private replies after the switch').toBe(true);

@@ -13,7 +13,7 @@ const repo = new URL('../..', import.meta.url).pathname;
 export const CLUSTER = 'cluster.plumb.test';
 export const ganetiName = (host: string): string => `${host}.plumb.test`;
 
-export async function ganetiOnLab(lab: HypervisorLab): Promise<GanetiCluster> {
+export async function ganetiOnLab(lab: HypervisorLab, kvmParams: Record<string, string | number> = {}): Promise<GanetiCluster> {
   writeFileSync(join(lab.dir, 'nova.password'), 'pw-n\n');
   // The lab's management network is this machine's loopback, where the controller listens (as the
   // agents reach NATS there): the CLI talks to it from the test's own network namespace.
@@ -33,7 +33,7 @@ export async function ganetiOnLab(lab: HypervisorLab): Promise<GanetiCluster> {
     nicScript,
     etcFiles: { 'plumb-hook.yaml': `controller:\n  url: ${lab.ctl.url}\n  user: nova\n  passwordFile: ${join(lab.dir, 'nova.password')}\nhost: ${h.name}\ntimeoutSeconds: 30\n` },
   }));
-  return GanetiCluster.start({ dir: join(lab.dir, 'ganeti'), clusterName: CLUSTER, clusterAddress: '10.99.0.100', masterNetdev: 'ul0', nodes });
+  return GanetiCluster.start({ dir: join(lab.dir, 'ganeti'), clusterName: CLUSTER, clusterAddress: '10.99.0.100', masterNetdev: 'ul0', nodes, kvmParams });
 }
 
 export interface InstanceNic {
@@ -42,8 +42,8 @@ export interface InstanceNic {
 }
 
 /** `gnt-instance add` of a diskless TCG instance with routed NICs (docs/hypervisors.md), not started. */
-export function instanceAdd(name: string, node: string, kernel: GuestKernel, initrd: string, nics: InstanceNic[], cmdline = ''): string[] {
-  const hv = `kvm:kernel_path=${kernel.vmlinuz},initrd_path=${initrd},kernel_args=net.ifnames=0 quiet loglevel=3 panic=-1 plumb_name=${name.split('.')[0] ?? name}${cmdline ? ` ${cmdline}` : ''},vnc_bind_address=,cpu_type=qemu64`;
+export function instanceAdd(name: string, node: string, kernel: GuestKernel, initrd: string, nics: InstanceNic[], cmdline = '', hvExtra = ''): string[] {
+  const hv = `kvm:kernel_path=${kernel.vmlinuz},initrd_path=${initrd},kernel_args=net.ifnames=0 quiet loglevel=3 panic=-1 plumb_name=${name.split('.')[0] ?? name}${cmdline ? ` ${cmdline}` : ''},vnc_bind_address=,cpu_type=qemu64${hvExtra ? `,${hvExtra}` : ''}`;
   return [
     'gnt-instance', 'add', '-n', node, '-t', 'diskless', '-o', NOOP_OS, '--no-install', '--no-start', '--no-name-check', '--no-ip-check', '-B', 'memory=192M', '-H', hv,
     ...nics.flatMap((n, i) => ['--net', `${i}:mac=${n.mac},mode=routed,link=plumb,ip=${n.ip}`]),

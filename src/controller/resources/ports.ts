@@ -241,9 +241,11 @@ export class Ports {
         await this.refuseTakenIfname(tx, h, profile, r.id);
       }
       const rebuild = host !== r.host || firewall !== r.firewall_profile || replugged;
-      // The switch of a live migration (the port was standing by on its new host): it stays so
-      // until the old host's agent has applied the generation this change gives it, so the two
-      // never route or answer for the VM at once. Unless that agent is gone: then at once.
+      // A move from one host to another (the switch of a live migration, after the port stood by
+      // on its new host, or a VM manager binding it where the VM now runs, as Ganeti's routed NIC
+      // script does): the new host keeps it standing by until the old host's agent has applied
+      // the generation this change gives it, so the two never route or answer for the VM at once.
+      // Unless that agent is gone: then at once.
       const from = switchFrom(r, host) ? await tx.host(r.host as string) : undefined;
       const ordered = from !== undefined && this.core.isAlive(from);
       // A live migration: migrating_to puts the port on the destination too, standing by (its
@@ -292,7 +294,7 @@ function migrationTarget(profile: BindingProfileDoc, host: string | null): strin
   return to;
 }
 
-/** A host change onto the host where the port stood by for a live migration. */
+/** A host change from one host to another (after a live migration's standby there, or not). */
 function switchFrom(r: PortRow, host: string | null): boolean {
-  return r.host !== null && host !== null && host !== r.host && r.migrating_to === host;
+  return r.host !== null && host !== null && host !== r.host;
 }
