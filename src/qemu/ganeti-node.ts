@@ -19,11 +19,12 @@
 //   for Ganeti to find), so the cluster's kvm_extra is `-accel tcg`;
 // - a NIC in `routed` mode needs an IP, one in `bridged` mode a bridge named by its link.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GanetiError } from './errors.js';
+import { killPids, pidsInDir } from './pid-files.js';
 import { logger } from '../util/log.js';
 
 const execFileP = promisify(execFile);
@@ -117,20 +118,8 @@ export class GanetiNode {
 
   /** Kill every daemon, sshd and instance QEMU of this node by their pid files, then the holder. Idempotent. */
   stop(): void {
-    const pids = new Set<number>();
     const run = path.join(this.dir, 'run');
-    for (const f of readdirSafe(run)) if (f.endsWith('.pid')) pids.add(readPid(path.join(run, f)));
-    const qemu = path.join(run, 'kvm-hypervisor', 'pid');
-    for (const f of readdirSafe(qemu)) pids.add(readPid(path.join(qemu, f)));
-    if (this.holder.pid) pids.add(this.holder.pid);
-    for (const pid of pids) {
-      if (!pid) continue;
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
+    killPids([...pidsInDir(run, (f) => f.endsWith('.pid')), ...pidsInDir(path.join(run, 'kvm-hypervisor', 'pid')), this.holder.pid]);
   }
 }
 
@@ -252,20 +241,4 @@ async function enterNode(o: GanetiClusterOptions, spec: GanetiNodeSpec): Promise
 function writeExecutable(file: string, content: string): void {
   writeFileSync(file, content);
   chmodSync(file, 0o755);
-}
-
-function readPid(file: string): number {
-  try {
-    return Number(readFileSync(file, 'utf8').trim()) || 0;
-  } catch {
-    return 0;
-  }
-}
-
-function readdirSafe(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
 }

@@ -5,11 +5,12 @@
 // are directories of this run. Several can run at once, beside a system libvirtd, without
 // sharing a socket, a domain or a config. Clients reach it with `uri` (a socket path).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LibvirtError } from './errors.js';
+import { killPids, pidInFile, pidsInDir } from './pid-files.js';
 import { logger } from '../util/log.js';
 
 const execFileP = promisify(execFile);
@@ -98,29 +99,7 @@ export class Libvirtd {
 
   /** Kill libvirtd and every QEMU it started (both live in its namespaces), by pid. Idempotent. */
   stop(): void {
-    const pids = new Set<number>();
-    const pidFile = path.join(this.dir, 'libvirtd.pid');
-    if (existsSync(pidFile)) pids.add(Number(readFileSync(pidFile, 'utf8').trim()));
-    if (this.child.pid) pids.add(this.child.pid);
-    const qemuPids = path.join(this.dir, 'run', 'qemu');
-    if (existsSync(qemuPids)) {
-      for (const f of readdirSafe(qemuPids)) if (f.endsWith('.pid')) pids.add(Number(readFileSync(path.join(qemuPids, f), 'utf8').trim()));
-    }
-    for (const pid of pids) {
-      if (!pid) continue;
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-  }
-}
-
-function readdirSafe(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
+    const isPid = (f: string): boolean => f.endsWith('.pid');
+    killPids([pidInFile(path.join(this.dir, 'libvirtd.pid')), this.child.pid, ...pidsInDir(path.join(this.dir, 'run', 'qemu'), isPid)]);
   }
 }

@@ -46,18 +46,15 @@ describe('a real Ganeti 3.0 cluster on plumb ports', () => {
         expect(await node.gnt(['gnt-cluster', 'getmaster'])).toBe('node1.plumb.test\n');
 
         const net = (await alice('POST', '/v2.0/networks', { network: { name: 'gnt-net' } })).body.network.id as string;
-        const pubNet = (await alice('GET', '/v2.0/networks')).body.networks.find((n: { name: string }) => n.name === 'public').id as string;
+        const pubNet = await lab.publicNetwork();
         const mk = async (network: string, device: string, extra: object = {}): Promise<Port> =>
           (await nova('POST', '/v2.0/ports', { port: { network_id: network, project_id: ALICE, device_id: device, ...extra } })).body.port as Port;
         const get = async (p: Port): Promise<Port> => (await nova('GET', `/v2.0/ports/${p.id}`)).body.port as Port;
         const priv = await mk(net, 'inst1');
         const pub = await mk(pubNet, 'inst1');
-        const client = await mk(net, 'client', { 'binding:host_id': 'node1', 'binding:profile': { kind: 'veth', netns: lab.client, peer_name: 'eth0' } });
-        await until(async () => ((await get(client)).status === 'ACTIVE' ? true : undefined), 30_000, 50);
+        await lab.plugClient(net, 'node1');
         const privIp = priv.fixed_ips[0]?.ip_address ?? '';
         const pubIp = pub.fixed_ips[0]?.ip_address ?? '';
-        ipIn(lab.client, 'addr', 'add', `${client.fixed_ips[0]?.ip_address ?? ''}/24`, 'dev', 'eth0');
-        ipIn(lab.client, 'link', 'set', 'eth0', 'up');
 
         // docs/hypervisors.md: NICs in routed mode (Ganeti wants their IP; it runs the NIC script
         // on a migration's destination only once the migration succeeded), link ignored by plumb
@@ -66,7 +63,7 @@ describe('a real Ganeti 3.0 cluster on plumb ports', () => {
         try {
           await node.gnt(['gnt-instance', 'start', 'inst1.plumb.test']);
         } catch (err) {
-          throw new Error(`${String(err)}\nnode daemon:\n${node.logTail('node-daemon.log')}\nagent:\n${agentTail(lab)}`);
+          throw new Error(`${String(err)}\nnode daemon:\n${node.logTail('node-daemon.log')}\nagent:\n${lab.agentTail()}`);
         }
         log(`[ganeti] gnt-instance start (both NIC hooks, each waiting for ACTIVE): ${Math.round(performance.now() - startedInstance)} ms`);
         const serial = new SerialConsole(node.serialSocket('inst1.plumb.test'));
@@ -117,13 +114,6 @@ describe('a real Ganeti 3.0 cluster on plumb ports', () => {
     QUEUED_GUEST_TEST_TIMEOUT_MS,
   );
 });
-
-function agentTail(l: HypervisorLab): string {
-  return l.hosts
-    .flatMap((h) => h.log.lines.filter((x) => x.level !== 20).slice(-30))
-    .map((x) => JSON.stringify(x))
-    .join('\n');
-}
 
 function log(line: string): void {
   process.stdout.write(`${line}\n`);

@@ -19,7 +19,7 @@ import { link, ping } from '../helpers/topology.js';
 import { until } from '../helpers/until.js';
 import { ganetiOnLab, instanceAdd } from './ganeti.js';
 import { HypervisorLab } from './hosts.js';
-import { Observer, dhcpReplies, overlapMs, pingStats, routeIntervals } from './observers.js';
+import { Observer, dhcpRepliesByHost, overlapMs, pingStats, routeIntervals, routesTo } from './observers.js';
 
 let lab: HypervisorLab | undefined;
 let cluster: GanetiCluster | undefined;
@@ -49,18 +49,15 @@ describe('live migration of a Ganeti instance between two plumb hosts', () => {
         expect(await cluster.gnt(['gnt-node', 'list', '--no-headers', '-o', 'name'])).toBe('hv1.plumb.test\nhv2.plumb.test\n');
 
         const net = (await alice('POST', '/v2.0/networks', { network: { name: 'gmig-net' } })).body.network.id as string;
-        const pubNet = (await alice('GET', '/v2.0/networks')).body.networks.find((n: { name: string }) => n.name === 'public').id as string;
+        const pubNet = await lab.publicNetwork();
         const mk = async (network: string, device: string, extra: object = {}): Promise<Port> =>
           (await nova('POST', '/v2.0/ports', { port: { network_id: network, project_id: ALICE, device_id: device, ...extra } })).body.port as Port;
         const get = async (p: Port): Promise<Port> => (await nova('GET', `/v2.0/ports/${p.id}`)).body.port as Port;
         const priv = await mk(net, 'mig');
         const pub = await mk(pubNet, 'mig');
-        const client = await mk(net, 'client', { 'binding:host_id': 'hv1', 'binding:profile': { kind: 'veth', netns: lab.client, peer_name: 'eth0' } });
-        await until(async () => ((await get(client)).status === 'ACTIVE' ? true : undefined), 30_000, 50);
+        await lab.plugClient(net, 'hv1');
         const privIp = priv.fixed_ips[0]?.ip_address ?? '';
         const pubIp = pub.fixed_ips[0]?.ip_address ?? '';
-        ipIn(lab.client, 'addr', 'add', `${client.fixed_ips[0]?.ip_address ?? ''}/24`, 'dev', 'eth0');
-        ipIn(lab.client, 'link', 'set', 'eth0', 'up');
 
         await cluster.gnt(instanceAdd(INSTANCE, 'hv1.plumb.test', kernel, initrd, [{ mac: priv.mac_address, ip: privIp }, { mac: pub.mac_address, ip: pubIp }], 'plumb_dhcp_probe=eth0'));
         await cluster.gnt(['gnt-instance', 'start', INSTANCE]);
@@ -71,12 +68,7 @@ describe('live migration of a Ganeti instance between two plumb hosts', () => {
         const tapsOnHv1 = await Promise.all([priv, pub].map(async (p) => (await get(p))['binding:profile'].ifname ?? ''));
 
         // observers: pings from both sides, route changes on both hosts, DHCP replies, (R)ARP on hv2
-        const routesAt = (ns: string): { table: string; dev: string }[] =>
-          ipIn(ns, 'route', 'show', 'table', 'all', pubIp)
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => ({ table: /table (\S+)/.exec(l)?.[1] ?? 'main', dev: /dev (\S+)/.exec(l)?.[1] ?? '' }));
-        const routes0 = { hv1: routesAt(hv1.netns), hv2: routesAt(hv2.netns) };
+        const routes0 = { hv1: routesTo(hv1.netns, pubIp), hv2: routesTo(hv2.netns, pubIp) };
         const monitors = { hv1: new Observer(hv1.netns, 'ip', ['-ts', 'monitor', 'route', 'link']), hv2: new Observer(hv2.netns, 'ip', ['-ts', 'monitor', 'route', 'link']) };
         const dumps = {
           hv1: new Observer(hv1.netns, 'tcpdump', ['-l', '-tt', '-n', '-v', '-i', 'any', 'udp src port 67']),
@@ -96,7 +88,7 @@ describe('live migration of a Ganeti instance between two plumb hosts', () => {
         for (const p of [priv, pub]) {
           const now = await get(p);
           // Ganeti only logs a routed NIC's failed script after a migration (FinalizeMigrationDst)
-          if (now['binding:host_id'] !== 'hv2') throw new Error(`port ${p.id} was not moved to hv2: ${JSON.stringify(now)}\nhv2's node daemon:\n${cluster.node('hv2.plumb.test').logTail('node-daemon.log', 8)}\nagents:\n${lab?.hosts.map((h) => h.log.lines.filter((l) => l.level !== 20 || /tap0|port/.test(JSON.stringify(l))).slice(-25).map((l) => `${h.name} ${JSON.stringify(l)}`).join('\n')).join('\n')}`);
+          if (now['binding:host_id'] !== 'hv2') throw new Error(`port ${p.id} was not moved to hv2: ${JSON.stringify(now)}\nhv2's node daemon:\n${cluster.node('hv2.plumb.test').logTail('node-daemon.log', 8)}\nagents:\n${lab?.agentTail()}`);
           expect(now).toMatchObject({ status: 'ACTIVE', 'binding:host_id': 'hv2', 'binding:profile': { adopt: true } });
           expect(link(hv2.netns, now['binding:profile'].ifname ?? '')?.ifalias).toBe(`plumb:adopted:${p.id}`);
         }
@@ -113,9 +105,7 @@ describe('live migration of a Ganeti instance between two plumb hosts', () => {
         const privStats = pingStats(pingPriv.lines);
         const r1 = routeIntervals(monitors.hv1.lines, pubIp, routes0.hv1, tEnd);
         const r2 = routeIntervals(monitors.hv2.lines, pubIp, routes0.hv2, tEnd);
-        const replies = [...dhcpReplies(dumps.hv1.lines).map((r) => ({ ...r, host: 'hv1' })), ...dhcpReplies(dumps.hv2.lines).map((r) => ({ ...r, host: 'hv2' }))];
-        const hostsByXid = new Map<string, Set<string>>();
-        for (const r of replies) hostsByXid.set(r.xid, (hostsByXid.get(r.xid) ?? new Set()).add(r.host));
+        const { replies, answeredByTwo } = dhcpRepliesByHost(dumps);
         // the switch: hv2 first routes the VM's public address (the hook of its second NIC ran, at
         // Ganeti's FinalizeMigrationDst, after the source's QEMU was stopped)
         const tSwitch = r2[0]?.[0] ?? null;
@@ -147,7 +137,7 @@ describe('live migration of a Ganeti instance between two plumb hosts', () => {
         expect(tSwitch, `hv2 never routed ${pubIp}: ${JSON.stringify(monitors.hv2.lines.slice(-10))}`).not.toBeNull();
         expect(r1.at(-1)?.[1] ?? Infinity, 'hv1 stopped routing the VM').toBeLessThan(tEnd);
         expect(report.routeOverlapMs, `two hosts routed ${pubIp} at once: hv1 ${JSON.stringify(r1)} hv2 ${JSON.stringify(r2)}`).toBe(0);
-        expect([...hostsByXid.entries()].filter(([, h]) => h.size > 1), 'a DHCP request answered by two hosts').toEqual([]);
+        expect(answeredByTwo, 'a DHCP request answered by two hosts').toEqual([]);
         expect(report.dhcpReplies.hv1, 'hv1 answered the probe before the migration').toBeGreaterThan(0);
         expect(report.dhcpReplies.hv2, 'hv2 answers the probe after the switch').toBeGreaterThan(0);
         const lastHv1 = Math.max(...replies.filter((r) => r.host === 'hv1').map((r) => r.at));

@@ -10,9 +10,10 @@ import { startNatsServer, type NatsServer } from '../../src/bus/nats-server.js';
 import { CONTROLLER_USER, seedPath } from '../../src/bus/credentials.js';
 import type { RunningController } from '../../src/controller/server.js';
 import { Libvirtd } from '../../src/qemu/libvirtd.js';
-import { caller, testController } from '../controller/fixture.js';
+import { ALICE, caller, testController } from '../controller/fixture.js';
 import { Netns, ipIn } from '../helpers/netns.js';
 import { LogTail, spawnPlumb, tempDir } from '../helpers/topology.js';
+import { until } from '../helpers/until.js';
 
 export const PUBLIC = { cidr: '198.51.100.0/24', gateway: '198.51.100.1', routingTable: 100 } as const;
 
@@ -99,6 +100,27 @@ export class HypervisorLab {
       this.hosts.push({ name: h, netns: ns, underlay, agent, log, libvirtd });
       await log.waitFor((l) => l.msg === 'agent started', 20_000);
     }
+  }
+
+  /** The id of the public network the controller's config makes. */
+  async publicNetwork(): Promise<string> {
+    return (await this.alice('GET', '/v2.0/networks')).body.networks.find((n: { name: string }) => n.name === 'public').id as string;
+  }
+
+  /**
+   * A client VM that stays put: a veth port of `network` on `host`, its peer eth0 in the client
+   * namespace, addressed and up once the port is ACTIVE.
+   */
+  async plugClient(network: string, host: string): Promise<void> {
+    const port = (await this.nova('POST', '/v2.0/ports', { port: { network_id: network, project_id: ALICE, device_id: 'client', 'binding:host_id': host, 'binding:profile': { kind: 'veth', netns: this.client, peer_name: 'eth0' } } })).body.port;
+    await until(async () => ((await this.nova('GET', `/v2.0/ports/${port.id}`)).body.port.status === 'ACTIVE' ? true : undefined), 30_000, 50);
+    ipIn(this.client, 'addr', 'add', `${port.fixed_ips[0].ip_address as string}/24`, 'dev', 'eth0');
+    ipIn(this.client, 'link', 'set', 'eth0', 'up');
+  }
+
+  /** Each agent's last log lines above debug, for failure messages. */
+  agentTail(lines = 30): string {
+    return this.hosts.flatMap((h) => h.log.lines.filter((x) => x.level !== 20).slice(-lines).map((x) => `${h.name} ${JSON.stringify(x)}`)).join('\n');
   }
 
   host(name: string): Host {

@@ -22,7 +22,7 @@ import { ipIn } from '../helpers/netns.js';
 import { link } from '../helpers/topology.js';
 import { until } from '../helpers/until.js';
 import { HypervisorLab, libvirt } from './hosts.js';
-import { Observer, dhcpReplies, overlapMs, pingStats, routeIntervals } from './observers.js';
+import { Observer, dhcpRepliesByHost, overlapMs, pingStats, routeIntervals, routesTo } from './observers.js';
 
 let lab: HypervisorLab | undefined;
 afterAll(async () => lab?.close());
@@ -42,7 +42,7 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
         const hv1 = lab.host('hv1');
         const hv2 = lab.host('hv2');
         const net = (await alice('POST', '/v2.0/networks', { network: { name: 'mig-net' } })).body.network.id as string;
-        const pubNet = (await alice('GET', '/v2.0/networks')).body.networks.find((n: { name: string }) => n.name === 'public').id as string;
+        const pubNet = await lab.publicNetwork();
         const mk = async (network: string, device: string, host: string, profile: object = {}): Promise<Port> =>
           (await nova('POST', '/v2.0/ports', { port: { network_id: network, project_id: ALICE, device_id: device, 'binding:host_id': host, 'binding:profile': profile } })).body.port as Port;
         const get = async (p: Port): Promise<Port> => (await nova('GET', `/v2.0/ports/${p.id}`)).body.port as Port;
@@ -52,13 +52,10 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
         // a profile is replaced whole: migrating_to goes with the rest of it, as Nova sends it
         const profileOf = (p: Port): object => (p === pub ? pubProfile : {});
         // a client that stays put, on the private network on hv1
-        const client = await mk(net, 'client', 'hv1', { kind: 'veth', netns: lab.client, peer_name: 'eth0' });
-        for (const p of [priv, client]) await until(async () => ((await get(p)).status === 'ACTIVE' ? true : undefined), 30_000, 50);
+        await lab.plugClient(net, 'hv1');
+        await until(async () => ((await get(priv)).status === 'ACTIVE' ? true : undefined), 30_000, 50);
         const privIp = priv.fixed_ips[0]?.ip_address ?? '';
         const pubIp = pub.fixed_ips[0]?.ip_address ?? '';
-        const clientIp = client.fixed_ips[0]?.ip_address ?? '';
-        ipIn(lab.client, 'addr', 'add', `${clientIp}/24`, 'dev', 'eth0');
-        ipIn(lab.client, 'link', 'set', 'eth0', 'up');
 
         const consoleLog = join(lab.dir, 'mig.console');
         const xml = join(lab.dir, 'mig.xml');
@@ -76,12 +73,7 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
         await until(async () => ((await get(pub)).status === 'ACTIVE' ? true : undefined), 30_000, 50);
 
         // observers: pings from both sides, route changes on both hosts, DHCP replies and (R)ARP
-        const routesAt = (ns: string): { table: string; dev: string }[] =>
-          ipIn(ns, 'route', 'show', 'table', 'all', pubIp)
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => ({ table: /table (\S+)/.exec(l)?.[1] ?? 'main', dev: /dev (\S+)/.exec(l)?.[1] ?? '' }));
-        const routes0 = { hv1: routesAt(hv1.netns), hv2: routesAt(hv2.netns) };
+        const routes0 = { hv1: routesTo(hv1.netns, pubIp), hv2: routesTo(hv2.netns, pubIp) };
         const monitors = { hv1: new Observer(hv1.netns, 'ip', ['-ts', 'monitor', 'route', 'link']), hv2: new Observer(hv2.netns, 'ip', ['-ts', 'monitor', 'route', 'link']) };
         const dumps = {
           hv1: new Observer(hv1.netns, 'tcpdump', ['-l', '-tt', '-n', '-v', '-i', 'any', 'udp src port 67']),
@@ -139,9 +131,7 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
         const pubBack = firstReplyAfter(pubStats, t2);
         const r1 = routeIntervals(monitors.hv1.lines, pubIp, routes0.hv1, tEnd);
         const r2 = routeIntervals(monitors.hv2.lines, pubIp, routes0.hv2, tEnd);
-        const replies = [...dhcpReplies(dumps.hv1.lines).map((r) => ({ ...r, host: 'hv1' })), ...dhcpReplies(dumps.hv2.lines).map((r) => ({ ...r, host: 'hv2' }))];
-        const hostsByXid = new Map<string, Set<string>>();
-        for (const r of replies) hostsByXid.set(r.xid, (hostsByXid.get(r.xid) ?? new Set()).add(r.host));
+        const { replies, answeredByTwo } = dhcpRepliesByHost(dumps);
         const garp = arp.lines.find((l) => l.includes('up0') && new RegExp(`Request who-has ${pubIp.replace(/\./g, '\\.')} tell ${pubIp.replace(/\./g, '\\.')}`).test(l));
         const vmAnnounce = arp.lines.find((l) => l.includes(priv.mac_address) && /Reverse Request|RARP|Request who-has/.test(l));
         const report = {
@@ -163,7 +153,7 @@ describe('live migration of a libvirt domain between two plumb hosts', () => {
         expect(r2.every(([from]) => from >= t2), 'hv2 routes the VM only after the switch').toBe(true);
         expect(r1.at(-1)?.[1] ?? 0, 'hv1 stops routing the VM after the switch').toBeGreaterThanOrEqual(t2);
         expect(report.routeOverlapMs, `two hosts routed ${pubIp} at once: hv1 ${JSON.stringify(r1)} hv2 ${JSON.stringify(r2)}`).toBe(0);
-        expect([...hostsByXid.entries()].filter(([, h]) => h.size > 1), 'a DHCP request answered by two hosts').toEqual([]);
+        expect(answeredByTwo, 'a DHCP request answered by two hosts').toEqual([]);
         expect(report.dhcpReplies.hv1, 'hv1 answered the probe before the migration').toBeGreaterThan(0);
         expect(report.dhcpReplies.hv2, 'hv2 answers the probe after the switch').toBeGreaterThan(0);
         expect(replies.filter((r) => r.host === 'hv2' && r.at < t2), 'the standby host answered DHCP').toEqual([]);

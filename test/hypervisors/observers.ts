@@ -2,6 +2,7 @@
 // (iputils, timestamped replies), `ip -ts monitor route` and tcpdump. Each collects its output
 // lines and is stopped by pid; the parsers turn them into the drill's numbers.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { ipIn } from '../helpers/netns.js';
 
 export class Observer {
   readonly lines: string[] = [];
@@ -128,4 +129,26 @@ export function dhcpReplies(lines: readonly string[]): { xid: string; at: number
     if (m?.[1]) out.push({ xid: m[1], at });
   }
   return out;
+}
+
+/** The routes a host holds to `address` in any table, as routeIntervals takes them to start from. */
+export function routesTo(ns: string, address: string): { table: string; dev: string }[] {
+  return ipIn(ns, 'route', 'show', 'table', 'all', address)
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => ({ table: /table (\S+)/.exec(l)?.[1] ?? 'main', dev: /dev (\S+)/.exec(l)?.[1] ?? '' }));
+}
+
+export interface HostReply {
+  xid: string;
+  at: number;
+  host: string;
+}
+
+/** Every host's DHCP replies (tcpdump observers by host name), and the xids more than one host answered. */
+export function dhcpRepliesByHost(dumps: Record<string, Observer>): { replies: HostReply[]; answeredByTwo: [string, string[]][] } {
+  const replies = Object.entries(dumps).flatMap(([host, o]) => dhcpReplies(o.lines).map((r) => ({ ...r, host })));
+  const hostsByXid = new Map<string, Set<string>>();
+  for (const r of replies) hostsByXid.set(r.xid, (hostsByXid.get(r.xid) ?? new Set()).add(r.host));
+  return { replies, answeredByTwo: [...hostsByXid.entries()].filter(([, h]) => h.size > 1).map(([x, h]) => [x, [...h]]) };
 }
