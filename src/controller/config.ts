@@ -12,7 +12,21 @@ const subnetConfig = z
 export const controllerConfigSchema = z
   .object({
     listen: z.string().regex(/^[^:]+:\d+$/, 'host:port').default('127.0.0.1:9696'),
-    database: z.string().min(1).default('/var/lib/plumb/controller.db'),
+    /** the SQLite file (the embedded default); `store` instead selects the store explicitly */
+    database: z.string().min(1).optional(),
+    store: z
+      .discriminatedUnion('type', [
+        z.object({ type: z.literal('sqlite'), path: z.string().min(1) }).strict(),
+        z
+          .object({
+            type: z.literal('postgresql'),
+            url: z.string().regex(/^postgres(ql)?:\/\/.+/, 'a postgresql:// URL'),
+            /** connections per controller instance */
+            poolSize: z.number().int().min(1).max(500).default(16),
+          })
+          .strict(),
+      ])
+      .optional(),
     auth: z.enum(['basic', 'none']).default('basic'),
     /** failed logins allowed per user name and per source address within the window; then 429 */
     loginLimit: z.object({ failures: z.number().int().min(1).default(10), windowSeconds: z.number().int().min(1).max(86_400).default(60) }).strict().default({ failures: 10, windowSeconds: 60 }),
@@ -72,9 +86,19 @@ export const controllerConfigSchema = z
       .strict()
       .default({ networks: 10, floatingIps: 3, devicesPerNetwork: 250, nicsPerDevice: 15 }),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.database === undefined || c.store === undefined, { message: 'give either database (a SQLite file) or store, not both', path: ['store'] });
 
 export type ControllerConfig = z.infer<typeof controllerConfigSchema>;
+
+export type StoreConfig = NonNullable<ControllerConfig['store']>;
+
+export const DEFAULT_DATABASE = '/var/lib/plumb/controller.db';
+
+/** The store the config selects: `store`, or the SQLite file `database` (or its default). */
+export function storeConfig(cfg: ControllerConfig): StoreConfig {
+  return cfg.store ?? { type: 'sqlite', path: cfg.database ?? DEFAULT_DATABASE };
+}
 
 export function parseControllerConfig(raw: unknown): ControllerConfig {
   return parseConfig(controllerConfigSchema, raw);

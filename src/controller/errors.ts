@@ -123,3 +123,15 @@ export class BodyTooLargeError extends ApiError {
     super(`Request body is larger than ${limit} bytes (maxBodyBytes in the controller configuration)`);
   }
 }
+
+/** 503: the store is away or too contended; nothing was applied, Retry-After says when to try again. */
+export class ServiceUnavailableError extends ApiError {
+  readonly status = 503;
+  readonly type = 'ServiceUnavailable';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}

@@ -6,9 +6,9 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../util/errors.js';
 import type { Authenticate } from './auth.js';
 import { shown } from './api/decode.js';
-import { ApiError, BadRequestError, BodyTooLargeError, ClientAbortedError, ConflictError, NotFoundError, TooManyRequestsError } from './errors.js';
+import { ApiError, BadRequestError, BodyTooLargeError, ClientAbortedError, ConflictError, NotFoundError, ServiceUnavailableError, TooManyRequestsError } from './errors.js';
 import type { Route } from './routes.js';
-import { StoreInvariantError } from './store-errors.js';
+import { StoreContentionError, StoreInvariantError, StoreUnavailableError } from './store-errors.js';
 
 export { routes, type Route } from './routes.js';
 
@@ -73,6 +73,13 @@ function splitUrl(url: string): { path: string; query: URLSearchParams } {
   return { path, query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)) };
 }
 
+/** The store's conditions a client sees: its invariant refusals are conflicts, its absence a 503; not bugs. */
+function apiErrorOf(caught: unknown): unknown {
+  if (caught instanceof StoreInvariantError) return new ConflictError(caught.message);
+  if (caught instanceof StoreUnavailableError || caught instanceof StoreContentionError) return new ServiceUnavailableError(caught.message, caught.retryAfterSeconds);
+  return caught;
+}
+
 /** nginx's code for a request the client abandoned: counted apart from every answer plumb gives */
 export const CLIENT_CLOSED_REQUEST = 499;
 
@@ -112,10 +119,11 @@ export function createApiServer(table: Route[], authenticate: Authenticate, log:
           return;
         }
         // the store's own invariant checks (its last line of defence) are conflicts, not bugs
-        const err = caught instanceof StoreInvariantError ? new ConflictError(caught.message) : caught;
+        const err = apiErrorOf(caught);
         if (err instanceof ApiError) {
           if (err.status === 401) res.setHeader('www-authenticate', 'Basic realm="plumb"');
-          if (err instanceof TooManyRequestsError) res.setHeader('retry-after', String(err.retryAfterSeconds));
+          if (err instanceof TooManyRequestsError || err instanceof ServiceUnavailableError) res.setHeader('retry-after', String(err.retryAfterSeconds));
+          if (err instanceof ServiceUnavailableError) log.warn({ err: err.message, url: req.url }, 'request not served: the store is unavailable');
           send(err.status, { NeutronError: { type: err.type, message: err.message, detail: err.detail } });
         } else {
           log.error({ err: errorMessage(err), url: req.url }, 'request failed');

@@ -9,12 +9,12 @@ import { closeBus } from '../bus/close.js';
 import { controllerMetrics, startMetricsServer } from '../metrics/registry.js';
 import { authenticator } from './auth.js';
 import { LoginThrottle } from './login-throttle.js';
-import type { ControllerConfig } from './config.js';
+import { storeConfig, type ControllerConfig } from './config.js';
 import { controllerHooks } from './controller-hooks.js';
 import type { ControllerHooks } from '../state/controller-hooks.js';
 import { createApiServer, routes } from './http.js';
 import { ControllerService } from './service.js';
-import { SqliteStore } from './sqlite-store.js';
+import { openStore } from './open-store.js';
 
 export interface RunningController {
   url: string;
@@ -30,7 +30,7 @@ export const SWITCH_TIMEOUT_MS = 5_000;
 
 export async function startController(cfg: ControllerConfig): Promise<RunningController> {
   const log = logger('controller');
-  const store = new SqliteStore(cfg.database, logger('controller-store'));
+  const store = await openStore(storeConfig(cfg), logger('controller-store'));
   const service = await ControllerService.open(store, cfg);
   const hooks = controllerHooks(service, logger('controller-hooks'));
   const metrics = controllerMetrics(undefined, hooks, () => store.read((r) => r.portsByStatus()));

@@ -49,7 +49,7 @@ export class ControllerService {
 
   /** Resolves once every unit submitted before it is committed (reads of committed state after it see them). */
   settled(): Promise<void> {
-    return this.store.read(() => Promise.resolve());
+    return this.store.settled();
   }
 
   // ---------- hosts (registered by their agents' heartbeats)

@@ -18,9 +18,8 @@ import type { Statement } from 'better-sqlite3';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { PlumbError } from '../util/errors.js';
 import { INVARIANT_PREFIX, openDb, type Db } from './db.js';
-import { SubnetInUseStoreError, SubnetOverlapStoreError, SubnetPoolsStoreError } from './store-errors.js';
+import { StoreClosedError, SubnetInUseStoreError, SubnetOverlapStoreError, SubnetPoolsStoreError } from './store-errors.js';
 import { addressValue, firstFreeFrom, type Pool } from './ipam.js';
 import type { FixedIpRow, FloatingIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
 import type { ControllerStore, NewNetwork, NewPort, NewSubnet, PortChange, StoreReader, StoreTx } from './store.js';
@@ -46,13 +45,6 @@ parentPort.on('message', () => {
 
 interface Group {
   settle: { resolve: () => void; reject: (err: unknown) => void }[];
-}
-
-/** A unit was submitted after close() (the controller is shutting down). */
-export class StoreClosedError extends PlumbError {
-  constructor() {
-    super('the controller store is closed');
-  }
 }
 
 /** Runs a statement, turning a trigger's invariant refusal (db.ts) into its typed error. */
@@ -123,6 +115,11 @@ export class SqliteStore implements ControllerStore {
 
   write<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return this.enqueue(fn, true);
+  }
+
+  /** Units run in arrival order: an empty read after them resolves after their commit. */
+  async settled(): Promise<void> {
+    await this.read(() => Promise.resolve());
   }
 
   private enqueue<T>(fn: (tx: StoreTx) => Promise<T>, write: boolean): Promise<T> {

@@ -190,5 +190,7 @@ export interface StoreTx extends StoreReader {
 export interface ControllerStore {
   read<T>(fn: (r: StoreReader) => Promise<T>): Promise<T>;
   write<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** Resolves once every unit submitted before the call has finished (committed or failed). */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }

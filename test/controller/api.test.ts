@@ -140,11 +140,15 @@ describe('controller API', () => {
 
   it('turns a port ACTIVE on the agent report of its current revision, and ignores stale ones', async () => {
     const { body } = await nova('POST', '/v2.0/ports', { port: { network_id: '2', device_id: '150', 'binding:host_id': 'h1', project_id: ALICE } });
+    // reports are recorded in the background (the bus does not wait): settled() waits for them
     ctl.hooks.reportPortStatus({ hostId: 'h1', portId: body.port.id, status: 'ACTIVE', revision: 0, generation: 1 });
+    await ctl.service.settled();
     expect((await alice('GET', `/v2.0/ports/${body.port.id}`)).body.port.status).toBe('BUILD');
     ctl.hooks.reportPortStatus({ hostId: 'h2', portId: body.port.id, status: 'ACTIVE', revision: 1, generation: 1 });
+    await ctl.service.settled();
     expect((await alice('GET', `/v2.0/ports/${body.port.id}`)).body.port.status).toBe('BUILD');
     ctl.hooks.reportPortStatus({ hostId: 'h1', portId: body.port.id, status: 'ACTIVE', revision: 1, generation: 1 });
+    await ctl.service.settled();
     expect((await alice('GET', `/v2.0/ports/${body.port.id}`)).body.port.status).toBe('ACTIVE');
     // moving it to h2 (live migration) is a new revision: BUILD until h2 reports
     const moved = await nova('PUT', `/v2.0/ports/${body.port.id}`, { port: { 'binding:host_id': 'h2' } });

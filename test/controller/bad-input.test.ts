@@ -4,7 +4,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningController } from '../../src/controller/server.js';
-import type { SqliteStore } from '../../src/controller/sqlite-store.js';
+import { rawSql } from '../helpers/raw-sql.js';
 import { SubnetInUseStoreError, SubnetOverlapStoreError, SubnetPoolsStoreError } from '../../src/controller/store-errors.js';
 import { caller, testController } from './fixture.js';
 
@@ -104,7 +104,7 @@ describe('bad input never gets a 500 (issue 18)', () => {
     expect(del.status).toBe(403);
     expect(message(del)).toMatch(/comes from the controller configuration/);
     // the store refuses it too, whatever path a write takes
-    const store = ctl.service.store as SqliteStore;
+    const store = ctl.service.store;
     await expect(store.write((tx) => tx.deleteSubnet(Number(pubSubnet)))).rejects.toBeInstanceOf(SubnetInUseStoreError);
     // and a private subnet used by a port: 409 from the service
     const port = await alice('POST', '/v2.0/ports', { port: { network_id: net } });
@@ -113,7 +113,7 @@ describe('bad input never gets a 500 (issue 18)', () => {
     expect((await alice('DELETE', `/v2.0/ports/${port.body.port.id}`)).status).toBe(204);
     expect((await alice('DELETE', `/v2.0/floatingips/${fip.body.floatingip.id}`)).status).toBe(204);
     // an old database whose public subnet is gone (as the probe left it): the restart recreates it
-    store.db.prepare('DELETE FROM subnets WHERE id = ?').run(Number(pubSubnet));
+    await rawSql(store, 'DELETE FROM subnets WHERE id = $1', [Number(pubSubnet)]);
     expect((await admin('GET', '/v2.0/networks/1')).body.network.subnets).toEqual([]);
     await ctl.service.networks.ensurePublic();
     const again = (await admin('GET', '/v2.0/networks/1')).body.network.subnets as string[];
@@ -123,13 +123,13 @@ describe('bad input never gets a 500 (issue 18)', () => {
   });
 
   it('5: the store holds the IPAM invariants itself', async () => {
-    const store = ctl.service.store as SqliteStore;
+    const store = ctl.service.store;
     const n = Number(net);
     const base = { networkId: n, project: 's0m3-u53r-1d', name: '', ipVersion: 4 as const, dns: '[]', enableDhcp: true, hostRoutes: '[]' };
     await expect(store.write((tx) => tx.insertSubnet({ ...base, cidr: '192.168.1.0/25', gateway: null, pools: '[{"start":"192.168.1.2","end":"192.168.1.9"}]' }))).rejects.toBeInstanceOf(SubnetOverlapStoreError);
     await expect(store.write((tx) => tx.insertSubnet({ ...base, cidr: '10.70.0.0/24', gateway: null, pools: '[{"start":"10.70.0.9","end":"10.70.0.2"}]' }))).rejects.toBeInstanceOf(SubnetPoolsStoreError);
     await expect(store.write((tx) => tx.insertSubnet({ ...base, cidr: '10.70.0.0/24', gateway: '10.70.0.5', pools: '[{"start":"10.70.0.2","end":"10.70.0.9"}]' }))).rejects.toBeInstanceOf(SubnetPoolsStoreError);
-    expect(() => store.db.prepare("UPDATE subnets SET pools = '[]' WHERE network_id = ?").run(n)).toThrow(/plumb invariant subnet-pools/);
+    await expect(rawSql(store, "UPDATE subnets SET pools = '[]' WHERE network_id = $1", [n])).rejects.toThrow(/plumb invariant subnet-pools/);
   });
 
   it('6: a body over the limit is refused before it is read, by Content-Length or as it streams', async () => {

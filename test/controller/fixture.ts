@@ -2,18 +2,39 @@
 import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import pg from 'pg';
 import { parseControllerConfig } from '../../src/controller/config.js';
 import { startController, type RunningController } from '../../src/controller/server.js';
 
 /** alice's project in the fixture */
 export const ALICE = 's0m3-u53r-1d';
 
+/**
+ * Where a test controller keeps its state: a new SQLite file, or (in the controller-on-postgresql
+ * project, vitest.config.ts) a new database on the run's PostgreSQL server.
+ */
+export async function testStore(): Promise<Record<string, unknown>> {
+  const pgUrl = process.env.PLUMB_TEST_PG_URL;
+  if (!pgUrl) return { database: join(mkdtempSync(join(tmpdir(), 'plumb-ctl-')), 'controller.db') };
+  const name = `t_${process.pid}_${(databases += 1)}`;
+  const admin = new pg.Client({ connectionString: pgUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(pgUrl);
+  url.pathname = `/${name}`;
+  return { store: { type: 'postgresql', url: url.toString(), poolSize: 16 } };
+}
+let databases = 0;
+
 export async function testController(overrides: Record<string, unknown> = {}): Promise<RunningController> {
-  const dir = mkdtempSync(join(tmpdir(), 'plumb-ctl-'));
   return startController(
     parseControllerConfig({
       listen: '127.0.0.1:0',
-      database: join(dir, 'controller.db'),
+      ...(await testStore()),
       privateNetworks: { enabledTypes: ['MAC_FILTERED', 'VXLAN'], cidrRange: '192.168.0.0/16' },
       publicNetworks: [{ name: 'public', uplink: 'pub0', routingTable: 100, subnets: [{ cidr: '192.168.3.0/24', gateway: '192.168.3.1', allocationPools: [{ start: '192.168.3.5', end: '192.168.3.20' }] }] }],
       users: [
