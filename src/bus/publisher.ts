@@ -11,7 +11,7 @@ import { entriesOf, entriesOfObjects } from './documents.js';
 import { within } from './close.js';
 import { InvalidKeyTokenError } from './errors.js';
 import { BUCKET, parseKey } from './layout.js';
-import { parseHeartbeatMessage, parseStatusMessage } from './reports.js';
+import { subscribeReports } from './report-subscriber.js';
 
 export async function openDesiredBucket(nc: NatsConnection): Promise<KV> {
   // A short request timeout: a write attempted just as the bus goes away fails fast and is
@@ -26,6 +26,11 @@ interface Scope {
   all: boolean;
   ports: Set<string>;
   networks: Set<string>;
+}
+
+export interface PublisherOptions {
+  /** also subscribe to the agents' reports (default); false when report-subscriber.ts does it */
+  reports?: boolean;
 }
 
 /** How long stop() waits for writes in flight. */
@@ -52,12 +57,15 @@ export class DesiredStatePublisher {
   deletes = 0;
   /** Host documents built in full since start (the others were changes of a few objects). */
   fullSyncs = 0;
+  /** Meta writes skipped because the bucket held a newer generation (another writer was ahead). */
+  staleMetas = 0;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly hooks: ControllerHooks,
     log?: Logger,
     private readonly fullSyncMs = FULL_SYNC_MS,
+    private readonly opts: PublisherOptions = {},
   ) {
     this.log = log ?? logger('publisher');
   }
@@ -87,20 +95,8 @@ export class DesiredStatePublisher {
         }
       }
     })();
-    this.subs.push(
-      this.nc.subscribe('plumb.status.*', {
-        callback: (err, msg) => {
-          if (!err) this.onStatus(msg.subject, msg.data);
-        },
-      }),
-    );
-    this.subs.push(
-      this.nc.subscribe('plumb.heartbeat.*', {
-        callback: (err, msg) => {
-          if (!err) this.onHeartbeat(msg.subject, msg.data);
-        },
-      }),
-    );
+    // a controller of several takes its share of the reports apart (report-subscriber.ts)
+    if (this.opts.reports !== false) this.subs.push(...subscribeReports(this.nc, this.hooks, this.log));
   }
 
   /** Resolves when every scheduled host has been written. */
@@ -220,37 +216,45 @@ export class DesiredStatePublisher {
     for (const [key, text] of want) {
       if (!isMeta(key) || have.get(key) === text) continue;
       if (text === undefined) await del(key);
-      else await put(key, text);
+      else await this.putMeta(kv, host, key, text, have);
     }
     if (have.size === 0) this.written.delete(host);
   }
 
-  private onStatus(subject: string, data: Uint8Array): void {
-    const host = subject.split('.')[2];
-    if (!host) return;
-    try {
-      const msg = parseStatusMessage(data);
-      for (const p of msg.ports) {
-        this.hooks.reportPortStatus({ hostId: host, portId: p.id, status: p.status, ...(p.reason ? { reason: p.reason } : {}), revision: p.revision, generation: msg.generation });
+  /**
+   * A host's meta (its generation) never goes backwards, whoever else writes the bucket (another
+   * controller that held the publishing lease before this one, or still believes it does): the
+   * write is a compare-and-set on the revision read, and a newer generation found there means this
+   * controller read the store before that writer did, so it reads it again (a full sync).
+   */
+  private async putMeta(kv: KV, host: string, key: string, text: string, have: Map<string, string>): Promise<void> {
+    const cur = await kv.get(key);
+    if (cur && cur.operation === 'PUT') {
+      const theirs = generationOf(cur.string());
+      if (theirs > generationOf(text)) {
+        this.staleMetas += 1;
+        this.log.info({ host, ours: generationOf(text), theirs }, 'the bucket holds a newer generation: reading the store again');
+        have.set(key, cur.string());
+        setTimeout(() => this.schedule(host), 50).unref();
+        return;
       }
-      // after the statuses: a switch it ends publishes the new host's port, whose report follows
-      this.hooks.reportApplied({ hostId: host, generation: msg.generation });
-    } catch (err) {
-      this.log.warn({ host, err: errorMessage(err) }, 'invalid status report ignored');
+      await kv.update(key, text, cur.revision);
+    } else {
+      await kv.create(key, text);
     }
-  }
-
-  private onHeartbeat(subject: string, data: Uint8Array): void {
-    const host = subject.split('.')[2];
-    if (!host) return;
-    try {
-      const msg = parseHeartbeatMessage(data);
-      this.hooks.reportHeartbeat({ hostId: host, version: msg.version, ...(msg.underlayAddress ? { underlayAddress: msg.underlayAddress } : {}) });
-    } catch (err) {
-      this.log.warn({ host, err: errorMessage(err) }, 'invalid heartbeat ignored');
-    }
+    have.set(key, text);
+    this.puts += 1;
   }
 }
+
+const generationOf = (text: string): number => {
+  try {
+    const g = (JSON.parse(text) as { generation?: unknown }).generation;
+    return typeof g === 'number' ? g : 0;
+  } catch {
+    return 0;
+  }
+};
 
 /** Wait for every write; then fail with the first error, if any (the others still landed). */
 async function settleAll(writes: Promise<void>[]): Promise<void> {

@@ -6,7 +6,35 @@
 // unique and exclusion constraints catch anything that gets past, and the unit is run again.
 // Read units run at REPEATABLE READ (one snapshot) and take no locks.
 import type { FixedIpRow, FloatingIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
+import type { HostChange } from '../state/controller-hooks.js';
 import type { NewNetwork, NewPort, NewSubnet, PortChange, StoreTx } from './store.js';
+
+/** The channel on which committed units tell the publishing controller what changed. */
+export const HOST_CHANGES_CHANNEL = 'plumb_host_changes';
+
+/** NOTIFY payloads are at most 8000 bytes: the changes, in as many payloads as they need. */
+const MAX_PAYLOAD = 7000;
+
+export function notifyPayloads(changes: readonly HostChange[]): string[] {
+  const out: string[] = [];
+  let batch: HostChange[] = [];
+  let size = 2;
+  for (const c of changes) {
+    // a change too big alone is the whole host
+    let text = JSON.stringify(c);
+    const change: HostChange = text.length > MAX_PAYLOAD ? { host: c.host, all: true } : c;
+    if (change !== c) text = JSON.stringify(change);
+    if (batch.length > 0 && size + text.length + 1 > MAX_PAYLOAD) {
+      out.push(JSON.stringify(batch));
+      batch = [];
+      size = 2;
+    }
+    batch.push(change);
+    size += text.length + 1;
+  }
+  if (batch.length > 0) out.push(JSON.stringify(batch));
+  return out;
+}
 
 export type Query = <R>(sql: string, args?: unknown[]) => Promise<R[]>;
 
@@ -232,6 +260,9 @@ export function pgTx(q: Query, write: boolean): StoreTx {
       await q('UPDATE ports SET status = $1, status_reason = $2, updated = $3 WHERE id = $4 AND host = $5 AND revision = $6 AND activating_from IS NULL', [r.status, r.reason, r.at, r.portId, r.host, r.revision]);
       // the destination of a live migration reports the port it stands by with
       await q('UPDATE ports SET standby_status = $1, standby_reason = $2 WHERE id = $3 AND migrating_to = $4 AND revision = $5', [r.status, r.reason, r.portId, r.host, r.revision]);
+    },
+    announce: async (changes) => {
+      for (const payload of notifyPayloads(changes)) await q('SELECT pg_notify($1, $2)', [HOST_CHANGES_CHANNEL, payload]);
     },
     activatePorts: async (which, at) => {
       const set = "activating_from = NULL, activating_after = NULL, revision = revision + 1, status = 'BUILD', status_reason = NULL, updated = $1";

@@ -4,7 +4,8 @@ import type { Server } from 'node:http';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { logger } from '../util/log.js';
 import { connectBus } from '../bus/connection.js';
-import { DesiredStatePublisher } from '../bus/publisher.js';
+import type { DesiredStatePublisher } from '../bus/publisher.js';
+import { startPublishing, type Publishing } from './publishing.js';
 import { closeBus } from '../bus/close.js';
 import { controllerMetrics, startMetricsServer } from '../metrics/registry.js';
 import { authenticator } from './auth.js';
@@ -20,8 +21,10 @@ export interface RunningController {
   url: string;
   hooks: ControllerHooks;
   service: ControllerService;
+  /** present when the config has a bus and this controller publishes (on PostgreSQL: holds the lease) */
+  readonly publisher: DesiredStatePublisher | undefined;
   /** present when the config has a bus */
-  publisher: DesiredStatePublisher | undefined;
+  publishing: Publishing | undefined;
   close(): Promise<void>;
 }
 
@@ -45,11 +48,10 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
   const addr = server.address();
   url = `http://${host}:${typeof addr === 'object' && addr ? addr.port : portText}`;
   let nc: NatsConnection | undefined;
-  let publisher: DesiredStatePublisher | undefined;
+  let publishing: Publishing | undefined;
   if (cfg.nats) {
     nc = await connectBus({ url: cfg.nats.url, seedFile: cfg.nats.seedFile, name: 'plumb-controller' });
-    publisher = new DesiredStatePublisher(nc, hooks, log.child({ module: 'publisher' }));
-    await publisher.start();
+    publishing = await startPublishing(nc, hooks, storeConfig(cfg), log);
   }
   const metricsServer = cfg.metrics ? await startMetricsServer(metrics.registry, cfg.metrics.listen) : undefined;
   // live-migration switches whose old host never confirms (its agent died since) end anyway
@@ -65,11 +67,14 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
     url,
     hooks,
     service,
-    publisher,
+    get publisher() {
+      return publishing?.publisher;
+    },
+    publishing,
     async close() {
       // every wait on the bus here has a deadline: SIGTERM while nats-server is away must not hang
       clearInterval(overdue);
-      await publisher?.stop();
+      await publishing?.stop();
       if (nc) log.info({ bus: await closeBus(nc) }, 'left the bus');
       await new Promise((r) => server.close(r));
       metricsServer?.close();

@@ -45,7 +45,10 @@ export class ServiceCore {
       changes = new HostChanges(); // a unit may be run again: only the last run counts
       const r = await fn(tx, changes);
       const hosts = changes.hosts();
-      if (hosts.length) await tx.bumpGenerations(hosts);
+      if (hosts.length) {
+        await tx.bumpGenerations(hosts);
+        await tx.announce(changes.list());
+      }
       return r;
     });
     const list = changes.list();

@@ -398,6 +398,8 @@ export class SqliteStore implements ControllerStore {
         this.q('UPDATE ports SET standby_status = ?, standby_reason = ? WHERE id = ? AND migrating_to = ? AND revision = ?').run(r.status, r.reason, r.portId, r.host, r.revision);
         return ok(undefined);
       },
+      // one controller per SQLite file: its listeners are told in-process (service-core.ts)
+      announce: () => ok(undefined),
       activatePorts: (which, at) => {
         const rows =
           'waitingSince' in which

@@ -18,6 +18,7 @@
 //   without the gateway, and never change; a subnet that a fixed or floating address uses is
 //   not deleted. (SQLite: triggers in db.ts. PostgreSQL: an exclusion constraint over inet
 //   ranges per network, CHECKs on pools, and foreign keys from both address tables.)
+import type { HostChange } from '../state/controller-hooks.js';
 import type { FixedIpRow, FloatingIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
 
 export interface NewNetwork {
@@ -185,6 +186,12 @@ export interface StoreTx extends StoreReader {
    * (a new revision, BUILD). Returns them as they are now.
    */
   activatePorts(which: SwitchesToEnd, at: string): Promise<PortRow[]>;
+  /**
+   * Tells the other controllers sharing the store what this unit changed in hosts' desired state,
+   * delivered only if it commits (PostgreSQL: NOTIFY on HOST_CHANGES_CHANNEL, which the publishing
+   * controller listens to). A store only one controller uses does nothing here.
+   */
+  announce(changes: HostChange[]): Promise<void>;
 }
 
 export interface ControllerStore {

@@ -3,7 +3,11 @@ import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import pg from 'pg';
+import { inject } from 'vitest';
+import '../helpers/postgres-setup.js';
 import { parseControllerConfig } from '../../src/controller/config.js';
+import { PostgresStore } from '../../src/controller/pg-store.js';
+import { SqliteStore } from '../../src/controller/sqlite-store.js';
 import { startController, type RunningController } from '../../src/controller/server.js';
 
 /** alice's project in the fixture */
@@ -14,7 +18,7 @@ export const ALICE = 's0m3-u53r-1d';
  * project, vitest.config.ts) a new database on the run's PostgreSQL server.
  */
 export async function testStore(): Promise<Record<string, unknown>> {
-  const pgUrl = process.env.PLUMB_TEST_PG_URL;
+  const pgUrl = inject('pgUrl') as string | undefined;
   if (!pgUrl) return { database: join(mkdtempSync(join(tmpdir(), 'plumb-ctl-')), 'controller.db') };
   const name = `t_${process.pid}_${(databases += 1)}`;
   const admin = new pg.Client({ connectionString: pgUrl });
@@ -31,7 +35,7 @@ export async function testStore(): Promise<Record<string, unknown>> {
 let databases = 0;
 
 export async function testController(overrides: Record<string, unknown> = {}): Promise<RunningController> {
-  return startController(
+  const ctl = await startController(
     parseControllerConfig({
       listen: '127.0.0.1:0',
       ...(await testStore()),
@@ -49,6 +53,10 @@ export async function testController(overrides: Record<string, unknown> = {}): P
       ...overrides,
     }),
   );
+  // the project's store, or the run proves nothing about it
+  const want = inject('pgUrl') === undefined ? SqliteStore : PostgresStore;
+  if (!(ctl.service.store instanceof want)) throw new Error(`the test controller runs on ${ctl.service.store.constructor.name}, not ${want.name}`);
+  return ctl;
 }
 
 export function caller(url: string, user: string, password: string) {
