@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { ipAddress } from '../state/schema.js';
 import { NETNS_PATTERN } from '../state/netns-allow.js';
+import { natsUrls } from '../state/nats-url.js';
 
 export const agentConfigSchema = z
   .object({
@@ -10,7 +11,8 @@ export const agentConfigSchema = z
     host: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'host ids are letters, digits, "_" and "-"'),
     nats: z
       .object({
-        url: z.string().regex(/^(nats|tls):\/\/.+/, 'a nats:// or tls:// URL'),
+        /** one node, or every node of a cluster */
+        url: natsUrls,
         seedFile: z.string().min(1),
         tls: z.object({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional() }).strict().optional(),
       })

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { connect, nkeyAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 
 export interface BusConnectOptions {
-  url: string;
+  /** one server, or a cluster's nodes (connects to any, fails over to the others) */
+  url: string | readonly string[];
   /** Path of the nkey seed file, or the seed itself. */
   seedFile?: string;
   seed?: string;
@@ -17,7 +18,7 @@ export interface BusConnectOptions {
 export async function connectBus(o: BusConnectOptions): Promise<NatsConnection> {
   const seed = o.seed ?? (o.seedFile ? readFileSync(o.seedFile, 'utf8').trim() : undefined);
   return connect({
-    servers: o.url,
+    servers: typeof o.url === 'string' ? o.url : [...o.url],
     name: o.name,
     ...(seed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)) } : {}),
     ...(o.inboxPrefix ? { inboxPrefix: o.inboxPrefix } : {}),

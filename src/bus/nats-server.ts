@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { NatsServerStartError } from './errors.js';
 import { generateCredentials, type Identity } from './credentials.js';
-import { serverConfig } from './server-config.js';
+import { serverConfig, type ServerConfigOptions } from './server-config.js';
 
 export const NATS_SERVER_BIN = process.env.PLUMB_NATS_SERVER ?? '/usr/sbin/nats-server';
 
@@ -32,6 +32,8 @@ export interface NatsServer {
   identities: Identity[];
   configPath: string;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash drill needs; restart() starts it again on the same store */
+  kill(): Promise<void>;
   destroy(): Promise<void>;
   /** Start again on the same port and store (after stop), or stop and start. */
   restart(): Promise<void>;
@@ -56,13 +58,24 @@ async function waitListening(port: number, timeoutMs: number, child: ChildProces
  * Start nats-server with JetStream and nkey users for the controller and `hosts`.
  * `detached`: the server outlives this process (the lab); logs go to <dir>/nats-server.log.
  */
-export async function startNatsServer(opts: { hosts: string[]; dir?: string; port?: number; detached?: boolean; tls?: { cert: string; key: string; ca?: string } }): Promise<NatsServer> {
+export interface NatsServerOptions {
+  hosts: string[];
+  dir?: string;
+  port?: number;
+  detached?: boolean;
+  tls?: { cert: string; key: string; ca?: string };
+  /** credentials made already (the nodes of a cluster share them); default: made here for `hosts` */
+  credentials?: { dir: string; identities: Identity[] };
+  cluster?: ServerConfigOptions['cluster'];
+}
+
+export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServer> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'plumb-nats-'));
   const port = opts.port ?? (await freePort());
-  const credsDir = join(dir, 'creds');
-  const identities = generateCredentials(credsDir, opts.hosts);
+  const credsDir = opts.credentials?.dir ?? join(dir, 'creds');
+  const identities = opts.credentials?.identities ?? generateCredentials(credsDir, opts.hosts);
   const configPath = join(dir, 'nats-server.conf');
-  writeFileSync(configPath, serverConfig(identities, { port, storeDir: join(dir, 'jetstream'), ...(opts.tls ? { tls: opts.tls } : {}) }));
+  writeFileSync(configPath, serverConfig(identities, { port, storeDir: join(dir, 'jetstream'), ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.cluster ? { cluster: opts.cluster } : {}) }));
   let child: ChildProcess;
   const launch = async (): Promise<void> => {
     const log = openSync(join(dir, 'nats-server.log'), 'a');
@@ -79,6 +92,12 @@ export async function startNatsServer(opts: { hosts: string[]; dir?: string; por
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
+  const kill = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  };
   return {
     url: `${opts.tls ? 'tls' : 'nats'}://127.0.0.1:${port}`,
     port,
@@ -91,6 +110,7 @@ export async function startNatsServer(opts: { hosts: string[]; dir?: string; por
     configPath,
     /** Stop the process; the store stays (restart() starts it again). */
     stop,
+    kill,
     /** Stop and remove the temporary directory (when this module made it). */
     destroy: async () => {
       await stop();

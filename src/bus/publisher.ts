@@ -10,15 +10,23 @@ import { logger } from '../util/log.js';
 import { entriesOf, entriesOfObjects } from './documents.js';
 import { within } from './close.js';
 import { InvalidKeyTokenError } from './errors.js';
-import { BUCKET, parseKey } from './layout.js';
+import { BUCKET, STREAM, parseKey } from './layout.js';
 import { subscribeReports } from './report-subscriber.js';
 
-export async function openDesiredBucket(nc: NatsConnection): Promise<KV> {
+export async function openDesiredBucket(nc: NatsConnection, replicas = 1, log?: Logger): Promise<KV> {
   // A short request timeout: a write attempted just as the bus goes away fails fast and is
   // redone on reconnect, instead of holding every later write back for the default 5 s.
   const js = jetstream(nc, { timeout: 1000 });
   // allow_direct lets a host read single keys through a subject its permissions can name
-  return new Kvm(js).create(BUCKET, { history: 5, allow_direct: true } as never);
+  const kv = await new Kvm(js).create(BUCKET, { history: 5, allow_direct: true, replicas } as never);
+  // a bucket made before the cluster (or with another count) keeps its config: raise it here
+  const jsm = await js.jetstreamManager();
+  const info = await jsm.streams.info(STREAM);
+  if (info.config.num_replicas !== replicas) {
+    await jsm.streams.update(STREAM, { num_replicas: replicas });
+    log?.warn({ from: info.config.num_replicas, to: replicas }, 'desired-state bucket replicas changed');
+  }
+  return kv;
 }
 
 /** What is to be written for one host: everything, or its meta and the named objects. */
@@ -31,6 +39,8 @@ interface Scope {
 export interface PublisherOptions {
   /** also subscribe to the agents' reports (default); false when report-subscriber.ts does it */
   reports?: boolean;
+  /** copies of the bucket on a NATS cluster (default 1) */
+  replicas?: number;
 }
 
 /** How long stop() waits for writes in flight. */
@@ -71,7 +81,7 @@ export class DesiredStatePublisher {
   }
 
   async start(): Promise<void> {
-    this.kv = await openDesiredBucket(this.nc);
+    this.kv = await openDesiredBucket(this.nc, this.opts.replicas ?? 1, this.log);
     // what KV already holds: the durable copy from before a controller restart
     for await (const key of await this.kv.keys()) {
       const e = await this.kv.get(key);

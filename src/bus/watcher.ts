@@ -103,6 +103,13 @@ export async function watchHostState(
         log.info('bus reconnected: rebuilding the desired state from a fresh snapshot');
         restart();
       }
+      // A node left the cluster. The watch's consumer (R1, in memory) may have lived there and be
+      // gone without a word: its pull would then only end after three missed heartbeats. Start a
+      // new one now (it is made as soon as the stream has a leader again).
+      if (s.type === 'update' && (s.deleted?.length ?? 0) > 0) {
+        log.info({ left: s.deleted }, 'a bus node left the cluster: rebuilding the desired state from a fresh snapshot');
+        restart();
+      }
     }
   })();
   await startWatch();

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { loadConfiguredFile, parseConfig } from '../util/config-file.js';
 import { cidr, ipAddress, ifname, macPrefix } from '../state/schema.js';
 import { NETNS_PATTERN } from '../state/netns-allow.js';
+import { natsUrls } from '../state/nats-url.js';
 
 const pool = z.object({ start: ipAddress, end: ipAddress }).strict();
 const subnetConfig = z
@@ -32,7 +33,16 @@ export const controllerConfigSchema = z
     loginLimit: z.object({ failures: z.number().int().min(1).default(10), windowSeconds: z.number().int().min(1).max(86_400).default(60) }).strict().default({ failures: 10, windowSeconds: 60 }),
     /** API request bodies above this many bytes are refused (413) before they are read */
     maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
-    nats: z.object({ url: z.string().regex(/^(nats|tls):\/\/.+/, 'a nats:// or tls:// URL'), seedFile: z.string().min(1) }).strict().optional(),
+    nats: z
+      .object({
+        /** one node, or every node of a cluster */
+        url: natsUrls,
+        seedFile: z.string().min(1),
+        /** copies of the desired-state bucket: 3 on a three-node cluster (any one node may die) */
+        replicas: z.union([z.literal(1), z.literal(3), z.literal(5)], { error: 'the bucket\'s replicas: 1, 3 or 5' }).default(1),
+      })
+      .strict()
+      .optional(),
     macPrefix: macPrefix.default('aa:00:00'),
     heartbeatTimeoutSeconds: z.number().min(1).default(15),
     /** Prometheus endpoint, e.g. 127.0.0.1:9102 */

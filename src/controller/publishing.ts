@@ -18,13 +18,13 @@ export interface Publishing {
   stop(): Promise<void>;
 }
 
-export async function startPublishing(nc: NatsConnection, hooks: ControllerHooks, store: StoreConfig, log: Logger): Promise<Publishing> {
+export async function startPublishing(nc: NatsConnection, hooks: ControllerHooks, store: StoreConfig, replicas: number, log: Logger): Promise<Publishing> {
   const reports: Subscription[] = subscribeReports(nc, hooks, log.child({ module: 'reports' }), CONTROLLERS_QUEUE);
   const publisherLog = log.child({ module: 'publisher' });
   let publisher: DesiredStatePublisher | undefined;
   let lease: PublishingLease | undefined;
   if (store.type === 'sqlite') {
-    publisher = new DesiredStatePublisher(nc, hooks, publisherLog, undefined, { reports: false });
+    publisher = new DesiredStatePublisher(nc, hooks, publisherLog, undefined, { reports: false, replicas });
     await publisher.start();
   } else {
     // the publisher hears of changes from the lease's LISTEN (its own units' too), not in-process
@@ -38,7 +38,7 @@ export async function startPublishing(nc: NatsConnection, hooks: ControllerHooks
     };
     lease = new PublishingLease(store.url, {
       acquired: async () => {
-        publisher = new DesiredStatePublisher(nc, leaderHooks, publisherLog, undefined, { reports: false });
+        publisher = new DesiredStatePublisher(nc, leaderHooks, publisherLog, undefined, { reports: false, replicas });
         await publisher.start();
       },
       lost: async () => {

@@ -14,6 +14,7 @@ import { hostExtensions } from '../../agent/extensions.js';
 import { validateHostState } from '../../state/validate.js';
 import { ownerKey } from '../../agent/ownership.js';
 import { logger } from '../../util/log.js';
+import { shownNatsUrls } from '../../state/nats-url.js';
 
 interface CommonOpts {
   state: string;
@@ -86,7 +87,7 @@ export function registerAgentCommands(program: Command): void {
 
   addCheckConfigCommand(agent, 'agent', (path) => {
     const cfg = loadAgentConfig(path);
-    return `host ${cfg.host}, ${cfg.nats ? `NATS ${cfg.nats.url}` : `state file ${cfg.stateFile ?? '?'}`}`;
+    return `host ${cfg.host}, ${cfg.nats ? `NATS ${shownNatsUrls(cfg.nats.url)}` : `state file ${cfg.stateFile ?? '?'}`}`;
   });
 
   agent
