@@ -133,7 +133,7 @@ async function natsOutage(seconds: number, label: string): Promise<{ converge: n
   await sleep(seconds * 1000);
   await stopChurn();
   const reconnected = new Promise<number>((r) => (onReconnect = r));
-  startDaemon('nats-server');
+  await startDaemon('nats-server');
   const back = await waitListening(natsPort());
   const [converged, reconnectAt] = await Promise.all([waitConverged(want(), CONVERGE_TIMEOUT_MS), reconnected]);
   if (converged === undefined) throw new Error(`${label}: hosts did not converge within ${CONVERGE_TIMEOUT_MS} ms`);
@@ -144,7 +144,7 @@ async function natsOutage(seconds: number, label: string): Promise<{ converge: n
 async function controllerRestart(label: string): Promise<number> {
   const before = await snapshot();
   await stopDaemon('controller');
-  startDaemon('controller');
+  await startDaemon('controller');
   await waitForController();
   const back = Date.now();
   await churnOnce(churnOps);
@@ -158,7 +158,7 @@ async function agentRestart(label: string): Promise<number> {
   const before = await snapshot();
   await stopDaemon('agent-h1');
   for (let k = 0; k < 4; k++) await churnOnce(churnOps);
-  startDaemon('agent-h1');
+  await startDaemon('agent-h1');
   const started = Date.now();
   const converged = await waitConverged(want(), CONVERGE_TIMEOUT_MS);
   if (converged === undefined) throw new Error(`${label}: hosts did not converge within ${CONVERGE_TIMEOUT_MS} ms`);

@@ -31,7 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Debian enables these daemons on install; plumb's tests start their own copies on free ports
 # (libvirtd inside a namespace of its own: scripts/vagrant/libvirt-netns.sh).
-for unit in nats-server dnsmasq kea-dhcp4-server libvirtd virtlogd ganeti postgresql; do
+for unit in nats-server dnsmasq kea-dhcp4-server libvirtd virtlogd ganeti postgresql haproxy; do
   systemctl disable --now "$unit" >/dev/null 2>&1 || true
 done
 

@@ -16,10 +16,18 @@ import { errorMessage } from '../util/errors.js';
 import { HOST_CHANGES_CHANNEL } from './pg-queries.js';
 import { shownUrl } from './pg-store.js';
 
+/** An arbitrary constant shared by every controller: the publishing lease. */
+export const LEASE_KEY = 0x706c7562; // "plub"
+
 const STOP_DEADLINE_MS = 2000;
 
-/** An arbitrary constant shared by every controller: the publishing lease. */
-const LEASE_KEY = 0x706c7562; // "plub"
+/** The lease connection's application_name starts so; the controller's listen address follows. */
+export const LEASE_APPLICATION = 'plumb-lease';
+
+/** Which controller holds the lease, as PostgreSQL sees it (its listen address), if any. */
+export const LEASE_HOLDER_SQL = `SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = ${LEASE_KEY} AND l.objsubid = 1`;
+
+
 
 export interface LeaseHandlers {
   /** This controller holds the lease: start publishing (every host in full). */
@@ -40,6 +48,8 @@ export class PublishingLease {
 
   constructor(
     private readonly url: string,
+    /** this controller, as the lease connection's application_name shows it (pg_stat_activity) */
+    private readonly name: string,
     private readonly handlers: LeaseHandlers,
     private readonly log: Logger,
     private readonly retryMs = 500,
@@ -63,7 +73,7 @@ export class PublishingLease {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      const client = new pg.Client({ connectionString: this.url, keepAlive: true, application_name: 'plumb-controller-lease' });
+      const client = new pg.Client({ connectionString: this.url, keepAlive: true, application_name: `${LEASE_APPLICATION} ${this.name}`.slice(0, 63) });
       this.client = client;
       const ended = new Promise<void>((resolve) => {
         client.once('end', resolve);

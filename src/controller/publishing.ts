@@ -18,7 +18,7 @@ export interface Publishing {
   stop(): Promise<void>;
 }
 
-export async function startPublishing(nc: NatsConnection, hooks: ControllerHooks, store: StoreConfig, replicas: number, log: Logger): Promise<Publishing> {
+export async function startPublishing(nc: NatsConnection, hooks: ControllerHooks, store: StoreConfig, replicas: number, log: Logger, name = 'controller'): Promise<Publishing> {
   const reports: Subscription[] = subscribeReports(nc, hooks, log.child({ module: 'reports' }), CONTROLLERS_QUEUE);
   const publisherLog = log.child({ module: 'publisher' });
   let publisher: DesiredStatePublisher | undefined;
@@ -36,7 +36,7 @@ export async function startPublishing(nc: NatsConnection, hooks: ControllerHooks
         return () => feed.delete(l);
       },
     };
-    lease = new PublishingLease(store.url, {
+    lease = new PublishingLease(store.url, name, {
       acquired: async () => {
         publisher = new DesiredStatePublisher(nc, leaderHooks, publisherLog, undefined, { reports: false, replicas });
         await publisher.start();

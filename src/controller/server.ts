@@ -51,7 +51,7 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
   let publishing: Publishing | undefined;
   if (cfg.nats) {
     nc = await connectBus({ url: cfg.nats.url, seedFile: cfg.nats.seedFile, name: 'plumb-controller' });
-    publishing = await startPublishing(nc, hooks, storeConfig(cfg), cfg.nats.replicas, log);
+    publishing = await startPublishing(nc, hooks, storeConfig(cfg), cfg.nats.replicas, log, cfg.listen);
   }
   const metricsServer = cfg.metrics ? await startMetricsServer(metrics.registry, cfg.metrics.listen) : undefined;
   // live-migration switches whose old host never confirms (its agent died since) end anyway

@@ -8,13 +8,30 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { NATS_SERVER_BIN } from '../bus/nats-server.js';
 import { LAB_DIR, NS, type LabHost } from './layout.js';
-import { alive, readPids, recordPid, startPlumb } from './processes.js';
+import { alive, readPids, recordPid, startDetached, startPlumb } from './processes.js';
+import { HAPROXY_BIN } from './haproxy.js';
+import { PostgresServer } from './postgres.js';
 import { signalPid } from '../util/pid.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export type LabDaemon = 'nats-server' | 'controller' | `agent-${LabHost}`;
+/** The plain lab's daemons, and the HA lab's parts (lab up --ha). */
+export type LabDaemon = 'nats-server' | 'controller' | `agent-${LabHost}` | 'postgres' | `nats-${1 | 2 | 3}` | `controller-${1 | 2}` | 'haproxy';
+
+export const LAB_DAEMONS: readonly LabDaemon[] = ['nats-server', 'controller', 'agent-h1', 'agent-h2', 'postgres', 'nats-1', 'nats-2', 'nats-3', 'controller-1', 'controller-2', 'haproxy'];
+
+/** SIGKILL one lab daemon (a crash, for drills) and wait until it is gone. */
+export async function killDaemon(name: LabDaemon): Promise<void> {
+  if (name === 'postgres') {
+    await (await PostgresServer.attach(join(LAB_DIR, 'postgres'))).kill();
+    return;
+  }
+  const pid = readPids()[name];
+  if (pid === undefined || !alive(pid)) return;
+  signalPid(pid, 'SIGKILL');
+  while (alive(pid)) await sleep(10);
+}
 
 /** SIGTERM one lab daemon and wait until it is gone (SIGKILL after `graceMs`). */
 export async function stopDaemon(name: LabDaemon, graceMs = 5000): Promise<void> {
@@ -28,8 +45,26 @@ export async function stopDaemon(name: LabDaemon, graceMs = 5000): Promise<void>
 }
 
 /** Start a stopped lab daemon again with the configuration `lab up` wrote (same store, same credentials). */
-export function startDaemon(name: LabDaemon): void {
-  if (name === 'nats-server') {
+export async function startDaemon(name: LabDaemon): Promise<void> {
+  const nats = /^nats-([123])$/.exec(name);
+  if (name === 'postgres') {
+    const pg = await PostgresServer.attach(join(LAB_DIR, 'postgres'));
+    await pg.start();
+    const pid = pg.pid();
+    if (pid !== undefined) recordPid('postgres', pid);
+  } else if (nats) {
+    const dir = join(LAB_DIR, 'nats', `n${nats[1]}`);
+    const log = openSync(join(dir, 'nats-server.log'), 'a');
+    const p = spawn(NATS_SERVER_BIN, ['-c', join(dir, 'nats-server.conf')], { detached: true, stdio: ['ignore', log, log] });
+    closeSync(log);
+    p.unref();
+    if (p.pid === undefined) throw new Error(`could not start ${name}`);
+    recordPid(name, p.pid);
+  } else if (name === 'haproxy') {
+    startDetached('haproxy', HAPROXY_BIN, ['-f', join(LAB_DIR, 'haproxy.cfg'), '-db']);
+  } else if (name === 'controller-1' || name === 'controller-2') {
+    startPlumb(name, ['controller', 'run', '--config', join(LAB_DIR, `${name}.yaml`)]);
+  } else if (name === 'nats-server') {
     const log = openSync(join(LAB_DIR, 'nats', 'nats-server.log'), 'a');
     const p = spawn(NATS_SERVER_BIN, ['-c', join(LAB_DIR, 'nats', 'nats-server.conf')], { detached: true, stdio: ['ignore', log, log] });
     closeSync(log);

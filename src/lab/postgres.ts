@@ -72,6 +72,15 @@ export class PostgresServer {
     return join(this.dir, 'data');
   }
 
+  /** The server made earlier in `dir` (by create), to start, stop or kill it again; its password is not kept. */
+  static async attach(dir: string): Promise<PostgresServer> {
+    const conf = readFileSync(join(dir, 'data', 'postgresql.auto.conf'), 'utf8');
+    const port = Number(/^port = (\d+)$/m.exec(conf)?.[1]);
+    if (!port) throw new PostgresSetupError(`${dir}: no port in its postgresql.auto.conf (not made by plumb?)`);
+    const owner = process.getuid?.() === 0 ? await userIds('postgres') : undefined;
+    return new PostgresServer(dir, port, postgresBinDir(), owner, false);
+  }
+
   /** initdb, start, and create plumb's database. */
   static async create(opts: PostgresServerOptions = {}): Promise<PostgresServer> {
     const bin = postgresBinDir();

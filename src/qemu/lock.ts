@@ -29,12 +29,18 @@ function tryTake(dir: string): boolean {
   return true;
 }
 
-export async function withLock<T>(dir: string, fn: () => Promise<T> | T): Promise<T> {
+/** Waits for the lock; the function returned releases it. */
+export async function acquireLock(dir: string): Promise<() => void> {
   mkdirSync(path.dirname(dir), { recursive: true });
   while (!tryTake(dir)) await sleep(200);
+  return () => rmSync(dir, { recursive: true, force: true });
+}
+
+export async function withLock<T>(dir: string, fn: () => Promise<T> | T): Promise<T> {
+  const release = await acquireLock(dir);
   try {
     return await fn();
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    release();
   }
 }

@@ -1,7 +1,8 @@
 // The README's main job end to end: `plumb lab up` (nats-server, controller, two agents in host
 // namespaces), the seeds' walkthrough (`plumb lab demo`), the CLIs reading the lab's env file,
 // and `plumb lab down` leaving nothing behind. Uses the built CLI (scripts/test.sh builds).
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LAB_QUEUE_MS, takeLab } from './lab-lock.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { run } from '../helpers/run.js';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -15,8 +16,14 @@ const plumb = (...args: string[]) => run(process.execPath, [join(repo, 'bin', 'p
 const asAdmin = (...args: string[]) => run(process.execPath, [join(repo, 'bin', 'plumb.js'), ...args], { timeoutMs: 240_000, env: { ...process.env, PLUMB_USER: LAB_ADMIN, PLUMB_PASSWORD: LAB_ADMIN_PASSWORD } });
 const labNamespaces = () => (existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith('plab-')) : []);
 
+let releaseLab: (() => void) | undefined;
+beforeAll(async () => {
+  releaseLab = await takeLab();
+}, LAB_QUEUE_MS);
+
 afterAll(async () => {
   await plumb('lab', 'down');
+  releaseLab?.();
 });
 
 describe('the local lab', () => {
@@ -106,7 +113,7 @@ describe('the local lab', () => {
     await api('DELETE', `/v2.0/ports/${gone}`);
     await new Promise((r) => setTimeout(r, 29_000));
     // the bus returns: same config, same store; count from the moment it accepts connections
-    startDaemon('nats-server');
+    await startDaemon('nats-server');
     const back = await waitListening(natsPort());
     const converged = await waitConverged([{ host: 'h1', present: [tapName(kept)], absent: [tapName(gone)] }], RECOVERY_BOUND_MS);
     console.log(`lab drill: hosts converged ${converged === undefined ? 'never' : converged - back} ms after nats-server returned`);
@@ -122,7 +129,7 @@ describe('the local lab', () => {
     const pings = pingAcross(10);
     const before = await hostLinks('h1');
     await stopDaemon('controller');
-    startDaemon('controller');
+    await startDaemon('controller');
     await waitForController();
     const back = Date.now();
     const port = await createTap('dc');
@@ -143,7 +150,7 @@ describe('the local lab', () => {
     await stopDaemon('agent-h1');
     const fresh = await createTap('dn');
     await api('DELETE', `/v2.0/ports/${old}`);
-    startDaemon('agent-h1');
+    await startDaemon('agent-h1');
     const started = Date.now();
     const converged = await waitConverged([{ host: 'h1', present: [tapName(fresh)], absent: [tapName(old)] }], RECOVERY_BOUND_MS);
     console.log(`lab drill: h1 converged ${converged === undefined ? 'never' : converged - started} ms after its agent was started again`);

@@ -4,6 +4,9 @@ import type { Command } from 'commander';
 import { ValidationError } from '../../util/errors.js';
 import { CONTROLLER_URL, HOSTS, LAB_AGENT_METRICS, LAB_DIR, LAB_ENV_FILE, NS, vmNetns } from '../../lab/layout.js';
 import { labIsUp, labUp } from '../../lab/up.js';
+import { killDaemon, LAB_DAEMONS, startDaemon, type LabDaemon } from '../../lab/drills.js';
+import { readHaLayout } from '../../lab/ha.js';
+import { haHealth } from '../../lab/ha-status.js';
 import { labDown, labNamespaces } from '../../lab/down.js';
 import { alive, readPids, startPlumb } from '../../lab/processes.js';
 import { createPort, waitPortActive, api, LAB_ADMIN, LAB_ADMIN_PASSWORD, LAB_USER, LAB_PASSWORD } from '../../lab/controller.js';
@@ -48,13 +51,20 @@ Try:
   openstack --os-auth-type http_basic --os-username ${LAB_USER} --os-password ${LAB_PASSWORD} --os-endpoint ${CONTROLLER_URL} network list
 `;
 
+const HA_USAGE = `HA control plane (plumb lab status shows each part's health):
+  haproxy      ${CONTROLLER_URL} -> controller-1 (http://127.0.0.1:9697), controller-2 (http://127.0.0.1:9698)
+  store        PostgreSQL in ${LAB_DIR}/postgres (one publisher at a time: the lease holder)
+  bus          three NATS nodes, the desired-state bucket replicated three times
+`;
+
 export function registerLabCommands(program: Command): void {
   const lab = program.command('lab').description('a local lab: nats-server, controller and two hypervisor hosts in network namespaces');
 
   lab
     .command('up')
     .description('bring the lab up (idempotent) and print how to use it')
-    .action(async () => {
+    .option('--ha', 'PostgreSQL, two controllers behind haproxy and a three-node NATS cluster instead of one of each')
+    .action(async (opts: { ha?: boolean }) => {
       requireRoot();
       if (labIsUp()) {
         say(USAGE);
@@ -65,14 +75,15 @@ export function registerLabCommands(program: Command): void {
         await labDown(say);
       }
       try {
-        await labUp(say);
+        await labUp(say, { ha: opts.ha === true });
       } catch (err) {
         say(`lab up failed; logs are in ${LAB_DIR}/logs. Cleaning up.`);
-        spawnSync('tail', ['-n', '20', `${LAB_DIR}/logs/controller.log`], { stdio: 'inherit' });
+        for (const name of opts.ha ? ['controller-1', 'controller-2', 'haproxy'] : ['controller']) spawnSync('tail', ['-n', '20', `${LAB_DIR}/logs/${name}.log`], { stdio: 'inherit' });
         await labDown(say);
         throw err;
       }
       say(USAGE);
+      if (readHaLayout()) say(HA_USAGE);
     });
 
   lab
@@ -91,7 +102,12 @@ export function registerLabCommands(program: Command): void {
       const pids = readPids();
       say('processes:');
       for (const [name, pid] of Object.entries(pids)) say(`  ${name.padEnd(16)} pid ${pid} ${alive(pid) ? 'running' : 'DEAD'}`);
-      const agents = await api<{ agents: { host: string; alive: boolean }[] }>('GET', '/v2.0/agents').catch(() => ({ agents: [] }));
+      const ha = readHaLayout();
+      if (ha) {
+        say('control plane (HA):');
+        for (const h of await haHealth(ha)) say(`  ${h.part.padEnd(14)} ${(h.up ? 'up' : 'DOWN').padEnd(5)} ${h.address}${h.detail ? `  ${h.detail}` : ''}`);
+      }
+      const agents = await api<{ agents: { host: string; alive: boolean }[] }>('GET', '/v2.0/agents', undefined, LAB_ADMIN, LAB_ADMIN_PASSWORD).catch(() => ({ agents: [] }));
       say('hosts:');
       for (const h of HOSTS) say(`  ${h.padEnd(4)} namespace ${NS[h]}  agent ${agents.agents.find((a) => a.host === h)?.alive ? 'alive' : 'not reporting'}`);
       say('VMs:');
@@ -103,6 +119,30 @@ export function registerLabCommands(program: Command): void {
       const ports = await api<{ ports: { id: string; name?: string; status: string; device_id: string; 'binding:host_id'?: string; fixed_ips: { ip_address: string }[] }[] }>('GET', '/v2.0/ports', undefined, LAB_ADMIN, LAB_ADMIN_PASSWORD).catch(() => ({ ports: [] }));
       say('ports:');
       for (const p of ports.ports) say(`  ${(p.name ?? p.id).padEnd(14)} ${p.status.padEnd(7)} device ${p.device_id} host ${p['binding:host_id'] ?? '-'} ${p.fixed_ips.map((f) => f.ip_address).join(' ')}`);
+    });
+
+  const daemon = (name: string): LabDaemon => {
+    const d = LAB_DAEMONS.find((x) => x === name);
+    if (!d || !(d in readPids())) throw new ValidationError('part', `'${name}' is not a part of this lab (parts: ${Object.keys(readPids()).filter((n) => (LAB_DAEMONS as readonly string[]).includes(n)).join(', ')})`);
+    return d;
+  };
+  lab
+    .command('kill')
+    .description('SIGKILL one part of the lab (a crash, for drills): controller-1, nats-2, postgres, agent-h1, …')
+    .argument('<part>')
+    .action(async (part: string) => {
+      requireRoot();
+      await killDaemon(daemon(part));
+      say(`${part} killed`);
+    });
+  lab
+    .command('start')
+    .description('start a part of the lab again as lab up did (same config, store and credentials)')
+    .argument('<part>')
+    .action(async (part: string) => {
+      requireRoot();
+      await startDaemon(daemon(part));
+      say(`${part} started`);
     });
 
   lab
