@@ -10,8 +10,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import http from 'node:http';
 
-const { url, mode = 'closed', total = 0, rate = 0, seconds = 0, warmup = 0, clients, auth, bodyKind, networkId, idPrefix = 'vm' } = workerData;
-const u = new URL(url);
+const { url, urls = [url], mode = 'closed', total = 0, rate = 0, seconds = 0, warmup = 0, clients, auth, bodyKind, networkId, idPrefix = 'vm' } = workerData;
+// several servers (controller instances): connection c talks to urls[c mod n]
+const targets = urls.map((x) => new URL(x));
 // fifo: every connection keeps being used (with the default lifo, a socket left idle past the
 // server's 5 s keep-alive timeout is closed under a request: ECONNRESET)
 const agent = new http.Agent({ keepAlive: true, maxSockets: clients, scheduling: 'fifo' });
@@ -20,10 +21,11 @@ let firstError;
 let seq = 0;
 const body = () => (bodyKind === 'port' ? JSON.stringify({ port: { network_id: networkId, device_id: `${idPrefix}${seq++}` } }) : '{}');
 
-/** One POST; resolves with the completion time (performance.now()). */
-const post = () =>
+/** One POST on connection `c`; resolves with the completion time (performance.now()). */
+const post = (c = 0) =>
   new Promise((resolve) => {
     const b = body();
+    const u = targets[c % targets.length];
     const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent, headers: { authorization: auth, 'content-type': 'application/json', 'content-length': Buffer.byteLength(b) } }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
@@ -56,11 +58,11 @@ async function closed() {
   let next = 0;
   const start = performance.now();
   await Promise.all(
-    Array.from({ length: clients }, async () => {
+    Array.from({ length: clients }, async (_, c) => {
       while (next < total) {
         next++;
         const t = performance.now();
-        lat.push((await post()) - t);
+        lat.push((await post(c)) - t);
       }
     }),
   );
@@ -82,7 +84,7 @@ async function openPhase(secs) {
         // timers may fire a fraction of a millisecond early: never send before the schedule
         while (performance.now() < scheduled) await sleepUntil(scheduled);
         if (performance.now() - scheduled > 1) late++;
-        const done = await post();
+        const done = await post(c);
         lat[i] = done - scheduled;
         if (done > lastDone) lastDone = done;
       }

@@ -48,6 +48,12 @@ export function pgTx(q: Query, write: boolean): StoreTx {
   const lock = async (what: string): Promise<void> => {
     if (write) await q('SELECT pg_advisory_xact_lock(hashtext($1))', [what]);
   };
+  // a freed address below a subnet's hint is the new lowest that may be free
+  const lowerHint = async (subnetId: number, ip: string): Promise<void> => {
+    await lock(`subnet:${subnetId}`);
+    await q('UPDATE subnets SET alloc_hint = $2 WHERE id = $1 AND alloc_hint IS NOT NULL AND alloc_hint::inet > $2::inet', [subnetId, ip]);
+  };
+  const subnetsSeen = new Map<number, Promise<SubnetRow[]>>();
   const fixedIps = (portId: number): Promise<FixedIpRow[]> => q<FixedIpRow>(`SELECT ${FIXED} FROM fixed_ips f WHERE port_id = $1 ORDER BY seq`, [portId]);
   return {
     network: (id) => one<NetworkRow>('SELECT * FROM networks WHERE id = $1', [id]),
@@ -70,17 +76,25 @@ export function pgTx(q: Query, write: boolean): StoreTx {
       await lock('mac-prefixes');
       return (await q<{ mac_prefix: string }>('SELECT mac_prefix FROM networks WHERE mac_prefix IS NOT NULL')).map((r) => r.mac_prefix);
     },
-    deviceCount: async (networkId) => {
-      await lock(`devices-of:${networkId}`);
-      return (await one<{ devices: number }>('SELECT devices FROM networks WHERE id = $1', [networkId]))?.devices ?? 0;
-    },
-    devicePorts: async (deviceId, project) => {
-      await lock(`device:${deviceId}`);
-      return q<{ networkId: number; nicIndex: number | null }>('SELECT network_id "networkId", nic_index "nicIndex" FROM ports WHERE project IS NOT DISTINCT FROM $1 AND device_id = $2', [project, deviceId]);
-    },
+    deviceCount: async (networkId) =>
+      write
+        ? ((await one<{ d: number | null }>('SELECT plumb_locked_devices($1, $2) d', [networkId, `devices-of:${networkId}`]))?.d ?? 0)
+        : ((await one<{ devices: number }>('SELECT devices FROM networks WHERE id = $1', [networkId]))?.devices ?? 0),
+    devicePorts: (deviceId, project) =>
+      write
+        ? q<{ networkId: number; nicIndex: number | null }>('SELECT * FROM plumb_locked_device_ports($1, $2, $3)', [project, deviceId, `device:${deviceId}`])
+        : q<{ networkId: number; nicIndex: number | null }>('SELECT network_id "networkId", nic_index "nicIndex" FROM ports WHERE project IS NOT DISTINCT FROM $1 AND device_id = $2', [project, deviceId]),
     subnet: (id) => one<SubnetRow>('SELECT * FROM subnets WHERE id = $1', [id]),
     subnets: () => q<SubnetRow>('SELECT * FROM subnets ORDER BY id'),
-    subnetsOf: (networkId) => q<SubnetRow>('SELECT * FROM subnets WHERE network_id = $1 ORDER BY id', [networkId]),
+    // asked more than once per unit (a port's network, then its allocation): read once
+    subnetsOf: (networkId) => {
+      let rows = subnetsSeen.get(networkId);
+      if (!rows) {
+        rows = q<SubnetRow>('SELECT * FROM subnets WHERE network_id = $1 ORDER BY id', [networkId]);
+        subnetsSeen.set(networkId, rows);
+      }
+      return rows;
+    },
     privateCidrs: async () => {
       await lock('private-cidrs');
       return (await q<{ cidr: string }>('SELECT cidr FROM subnets WHERE project IS NOT NULL')).map((r) => r.cidr);
@@ -149,10 +163,10 @@ export function pgTx(q: Query, write: boolean): StoreTx {
       await lock(`subnet:${subnetId}`);
       return one<FloatingIpRow>('SELECT * FROM floating_ips WHERE subnet_id = $1 AND ip = $2', [subnetId, ip]);
     },
-    countFloatingIps: async (project) => {
-      await lock(`floating-ips-of:${project}`);
-      return count('SELECT COUNT(*)::int c FROM floating_ips WHERE project = $1', [project]);
-    },
+    countFloatingIps: async (project) =>
+      write
+        ? ((await one<{ c: number }>('SELECT plumb_locked_count_floating_ips($1, $2) c', [project, `floating-ips-of:${project}`]))?.c ?? 0)
+        : count('SELECT COUNT(*)::int c FROM floating_ips WHERE project = $1', [project]),
     host: (id) => one<HostRow>('SELECT * FROM hosts WHERE id = $1', [id]),
     hosts: () => q<HostRow>('SELECT * FROM hosts ORDER BY id'),
 
@@ -169,11 +183,13 @@ export function pgTx(q: Query, write: boolean): StoreTx {
         n.at,
       ]))!.id,
     deleteNetwork: async (id) => {
+      subnetsSeen.clear();
       await q('DELETE FROM subnets WHERE network_id = $1', [id]);
       await q('DELETE FROM networks WHERE id = $1', [id]);
     },
-    insertSubnet: async (s: NewSubnet) =>
-      (await one<{ id: number }>('INSERT INTO subnets (network_id, project, name, cidr, ip_version, gateway, pools, dns, enable_dhcp, host_routes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id', [
+    insertSubnet: async (s: NewSubnet) => {
+      subnetsSeen.clear();
+      return (await one<{ id: number }>('INSERT INTO subnets (network_id, project, name, cidr, ip_version, gateway, pools, dns, enable_dhcp, host_routes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id', [
         s.networkId,
         s.project,
         s.name,
@@ -184,17 +200,18 @@ export function pgTx(q: Query, write: boolean): StoreTx {
         s.dns,
         s.enableDhcp ? 1 : 0,
         s.hostRoutes,
-      ]))!.id,
+      ]))!.id;
+    },
     deleteSubnet: async (id) => {
+      subnetsSeen.clear();
       await q('DELETE FROM subnets WHERE id = $1', [id]);
     },
-    insertPort: async (p: NewPort) => {
-      if (p.deviceId && p.newDevice) await q('UPDATE networks SET devices = devices + 1 WHERE id = $1', [p.networkId]);
-      return (await one<{ id: number }>(
-        "INSERT INTO ports (network_id, project, name, device_id, device_owner, nic_index, mac, host, status, revision, profile, firewall_profile, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'BUILD', 1, $9, $10, $11, $11) RETURNING id",
-        [p.networkId, p.project, p.name, p.deviceId, p.deviceOwner, p.nicIndex, p.mac, p.host, p.profile, p.firewallProfile, p.at],
-      ))!.id;
-    },
+    // the network's device count grows in the same statement when the device is new there
+    insertPort: async (p: NewPort) =>
+      (await one<{ id: number }>(
+        "WITH d AS (UPDATE networks SET devices = devices + 1 WHERE id = $1 AND $12) INSERT INTO ports (network_id, project, name, device_id, device_owner, nic_index, mac, host, status, revision, profile, firewall_profile, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'BUILD', 1, $9, $10, $11, $11) RETURNING id",
+        [p.networkId, p.project, p.name, p.deviceId, p.deviceOwner, p.nicIndex, p.mac, p.host, p.profile, p.firewallProfile, p.at, !!(p.deviceId && p.newDevice)],
+      ))!.id,
     updatePort: async (id, c: PortChange) => {
       await q(
         "UPDATE ports SET host = $1, firewall_profile = $2, name = COALESCE($3, name), profile = COALESCE($4, profile), migrating_to = $5, activating_from = $6, activating_after = $7, standby_status = CASE WHEN $8 THEN NULL ELSE standby_status END, standby_reason = CASE WHEN $8 THEN NULL ELSE standby_reason END, revision = revision + 1, status = CASE WHEN $9 THEN 'BUILD' ELSE status END, updated = $10 WHERE id = $11",
@@ -204,29 +221,22 @@ export function pgTx(q: Query, write: boolean): StoreTx {
     deletePort: async (id) => {
       const port = await one<PortRow>('SELECT * FROM ports WHERE id = $1 FOR UPDATE', [id]);
       if (!port) return;
+      const freed = [...(await q<{ subnet_id: number; ip: string }>('SELECT subnet_id, ip FROM fixed_ips WHERE port_id = $1', [id])), ...(await q<{ subnet_id: number; ip: string }>('SELECT subnet_id, ip FROM floating_ips WHERE port_id = $1 AND with_port = 1', [id]))];
       await q('DELETE FROM floating_ips WHERE port_id = $1 AND with_port = 1', [id]);
       await q('UPDATE floating_ips SET port_id = NULL WHERE port_id = $1', [id]);
       await q('DELETE FROM ports WHERE id = $1', [id]); // fixed_ips cascade
+      // locks in the order port creation takes them (device count, then subnets): no deadlock
       if (port.device_id) {
         await lock(`devices-of:${port.network_id}`);
         if (!(await one('SELECT 1 FROM ports WHERE project IS NOT DISTINCT FROM $1 AND device_id = $2 AND network_id = $3 LIMIT 1', [port.project, port.device_id, port.network_id]))) {
           await q('UPDATE networks SET devices = devices - 1 WHERE id = $1', [port.network_id]);
         }
       }
+      for (const f of freed.sort((a, b) => a.subnet_id - b.subnet_id)) await lowerHint(f.subnet_id, f.ip);
     },
-    // the lowest free address of each pool in turn: the pool's start, or one past a used address
-    // (the gateway counts as used), that is inside the pool and not used
-    firstFreeAddress: async (s) => {
-      await lock(`subnet:${s.id}`);
-      const r = await one<{ a: string }>(
-        `WITH pools AS (SELECT ord, (p ->> 'start')::inet lo, (p ->> 'end')::inet hi FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS x(p, ord)),
-              used AS (SELECT ip::inet a FROM fixed_ips WHERE subnet_id = $1 UNION SELECT ip::inet FROM floating_ips WHERE subnet_id = $1 UNION SELECT $3::inet WHERE $3::text IS NOT NULL),
-              candidates AS (SELECT ord, lo c, hi FROM pools UNION ALL SELECT pools.ord, used.a + 1, pools.hi FROM pools JOIN used ON used.a >= pools.lo AND used.a < pools.hi)
-         SELECT host(c) a FROM candidates WHERE c <= hi AND NOT EXISTS (SELECT 1 FROM used WHERE used.a = candidates.c) ORDER BY ord, c LIMIT 1`,
-        [s.id, s.pools, s.gateway],
-      );
-      return r?.a;
-    },
+    // the lowest free address of the pools, searched from the subnet's hint (pg-schema.ts
+    // plumb_take_first_free), which it moves past the address found
+    firstFreeAddress: async (s) => (await one<{ a: string | null }>('SELECT plumb_take_first_free($1, $2) a', [s.id, `subnet:${s.id}`]))?.a ?? undefined,
     insertFixedIp: async (portId, subnetId, ip) => {
       await q('INSERT INTO fixed_ips (port_id, subnet_id, ip) VALUES ($1, $2, $3)', [portId, subnetId, ip]);
     },
@@ -245,7 +255,8 @@ export function pgTx(q: Query, write: boolean): StoreTx {
       await q('UPDATE floating_ips SET port_id = $1, with_port = 0 WHERE id = $2', [portId, id]);
     },
     deleteFloatingIp: async (id) => {
-      await q('DELETE FROM floating_ips WHERE id = $1', [id]);
+      const f = await one<{ subnet_id: number; ip: string }>('DELETE FROM floating_ips WHERE id = $1 RETURNING subnet_id, ip', [id]);
+      if (f) await lowerHint(f.subnet_id, f.ip);
     },
     bumpGenerations: async (hosts) => {
       // one statement in a fixed order: two units bumping the same hosts never deadlock

@@ -95,6 +95,57 @@ const MIGRATIONS: string[] = [
    CREATE INDEX floating_ips_project ON floating_ips(project);
 
    CREATE TABLE hosts (id TEXT PRIMARY KEY, underlay TEXT, version TEXT, last_seen TEXT, generation INTEGER NOT NULL DEFAULT 0);`,
+  // first-free allocation without a scan of the used addresses: each subnet keeps the lowest
+  // address that may be free (NULL: its pools' start), moved up by allocations and down by
+  // frees in the same transactions, under the subnet's advisory lock (pg-queries.ts), so it is
+  // exact whichever controller allocates or frees; the search from it is index lookups
+  `ALTER TABLE subnets ADD COLUMN alloc_hint TEXT;
+   CREATE INDEX fixed_ips_subnet_inet ON fixed_ips (subnet_id, (ip::inet));
+   CREATE INDEX floating_ips_subnet_inet ON floating_ips (subnet_id, (ip::inet));
+   -- takes the subnet's advisory lock first (pg-queries.ts: the same key), then reads with a
+   -- snapshot taken after it: one round trip for the lock and the search
+   CREATE FUNCTION plumb_take_first_free(sid INT, lock_key TEXT) RETURNS TEXT LANGUAGE plpgsql AS $$
+   DECLARE
+     s RECORD; p JSONB; a INET; e INET; h INET; g INET;
+   BEGIN
+     PERFORM pg_advisory_xact_lock(hashtext(lock_key));
+     SELECT pools, gateway, alloc_hint INTO s FROM subnets WHERE id = sid;
+     IF NOT FOUND THEN RETURN NULL; END IF;
+     h := s.alloc_hint::inet;
+     g := s.gateway::inet;
+     FOR p IN SELECT value FROM jsonb_array_elements(s.pools::jsonb) LOOP
+       a := (p ->> 'start')::inet;
+       e := (p ->> 'end')::inet;
+       IF h IS NOT NULL AND family(h) = family(a) AND h > a THEN a := h; END IF;
+       WHILE a <= e LOOP
+         IF (g IS NULL OR family(g) <> family(a) OR a <> g)
+            AND NOT EXISTS (SELECT 1 FROM fixed_ips WHERE subnet_id = sid AND ip::inet = a)
+            AND NOT EXISTS (SELECT 1 FROM floating_ips WHERE subnet_id = sid AND ip::inet = a) THEN
+           UPDATE subnets SET alloc_hint = host(a + 1) WHERE id = sid;
+           RETURN host(a);
+         END IF;
+         a := a + 1;
+       END LOOP;
+     END LOOP;
+     RETURN NULL;
+   END $$;
+   -- a check and its lock in one round trip: in a VOLATILE function each statement reads with a
+   -- snapshot of its own, so the read after the lock sees every unit that held it before
+   CREATE FUNCTION plumb_locked_devices(nid INT, lock_key TEXT) RETURNS INT LANGUAGE plpgsql AS $$
+   BEGIN
+     PERFORM pg_advisory_xact_lock(hashtext(lock_key));
+     RETURN (SELECT devices FROM networks WHERE id = nid);
+   END $$;
+   CREATE FUNCTION plumb_locked_device_ports(proj TEXT, dev TEXT, lock_key TEXT) RETURNS TABLE ("networkId" INT, "nicIndex" INT) LANGUAGE plpgsql AS $$
+   BEGIN
+     PERFORM pg_advisory_xact_lock(hashtext(lock_key));
+     RETURN QUERY SELECT network_id, nic_index FROM ports WHERE project IS NOT DISTINCT FROM proj AND device_id = dev;
+   END $$;
+   CREATE FUNCTION plumb_locked_count_floating_ips(proj TEXT, lock_key TEXT) RETURNS INT LANGUAGE plpgsql AS $$
+   BEGIN
+     PERFORM pg_advisory_xact_lock(hashtext(lock_key));
+     RETURN (SELECT COUNT(*)::int FROM floating_ips WHERE project = proj);
+   END $$;`,
 ];
 
 /** The schema version this plumb writes. */

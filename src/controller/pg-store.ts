@@ -71,12 +71,25 @@ function invariantError(err: unknown): Error | undefined {
   return undefined;
 }
 
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let n = statementNames.get(sql);
+  if (!n) {
+    n = `plumb_${statementNames.size}`;
+    statementNames.set(sql, n);
+  }
+  return n;
+}
+
 export class PostgresStore implements ControllerStore {
   private closed = false;
   /** units running now: settled() waits for those submitted before it */
   private readonly inFlight = new Set<Promise<unknown>>();
   /** units run again after a collision, since start (benchmarks and tests read it) */
   retries = 0;
+  /** statements and units since start (benchmarks: round trips per unit) */
+  statements = 0;
+  units = 0;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -170,13 +183,16 @@ export class PostgresStore implements ControllerStore {
     let first: unknown;
     const q: Query = async <R>(sql: string, args?: unknown[]): Promise<R[]> => {
       try {
-        return (await c.query(sql, args)).rows as R[];
+        this.statements += 1;
+        // named: each connection parses and plans a statement once, not per call
+        return (await c.query({ name: statementName(sql), text: sql, values: args ?? [] })).rows as R[];
       } catch (err) {
         first ??= err;
         throw err;
       }
     };
     let broken = false;
+    this.units += 1;
     try {
       await c.query(write ? 'BEGIN ISOLATION LEVEL READ COMMITTED' : 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const result = await fn(pgTx(q, write));

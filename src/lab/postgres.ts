@@ -46,6 +46,12 @@ export interface PostgresServerOptions {
   port?: number;
   /** fsync off: for tests whose drills kill processes, never the machine */
   fsync?: boolean;
+  /**
+   * synchronous_commit off: a commit survives a crash of PostgreSQL but not of the machine (the
+   * last few hundred ms may be lost, never half a transaction): SQLite's WAL with
+   * synchronous=NORMAL, as plumb runs it, for a like-for-like benchmark
+   */
+  synchronousCommit?: boolean;
   maxConnections?: number;
 }
 
@@ -100,6 +106,7 @@ export class PostgresServer {
       `unix_socket_directories = '${dir}'`,
       `max_connections = ${opts.maxConnections ?? 200}`,
       `fsync = ${opts.fsync === false ? 'off' : 'on'}`,
+      `synchronous_commit = ${opts.synchronousCommit === false ? 'off' : 'on'}`,
       `log_min_messages = warning`,
     ].join('\n');
     writeFileSync(join(pg.data, 'postgresql.auto.conf'), `${conf}\n`);

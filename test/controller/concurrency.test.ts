@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningController } from '../../src/controller/server.js';
 import { caller, testController } from './fixture.js';
+import { PostgresStore } from '../../src/controller/pg-store.js';
 
 let ctl: RunningController;
 beforeAll(async () => {
@@ -48,6 +49,8 @@ describe('concurrency', () => {
       }
     };
     await Promise.all(Array.from({ length: 64 }, (_, w) => worker(w)));
+    const store = ctl.service.store;
+    if (store instanceof PostgresStore) console.log(`PostgreSQL: ${store.units} units, ${store.retries} run again after a collision`);
     expect(duplicates).toBe(0);
     expect(fipCreated).toBeGreaterThan(0);
     expect(fipCreated + fipRefused).toBe(64 * 4);

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { parseControllerConfig } from '../../src/controller/config.js';
+import { PG_SCHEMA_VERSION } from '../../src/controller/pg-schema.js';
 import { PostgresStore } from '../../src/controller/pg-store.js';
 import { startController, type RunningController } from '../../src/controller/server.js';
 import { StoreSchemaNewerError, StoreUnavailableError } from '../../src/controller/store-errors.js';
@@ -57,8 +58,8 @@ describe('PostgreSQL store: start', () => {
     await s.close();
     const err = await PostgresStore.open(cfg, logger('test')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreSchemaNewerError);
-    expect((err as Error).message).toContain(`${cfg.url.replace(/:[^:@/]+@/, ':***@')}: the store's schema is version 6, newer than this plumb's (1)`);
-    expect(await server.psql(new URL(cfg.url).pathname.slice(1), 'SELECT version FROM plumb_schema')).toBe('6');
+    expect((err as Error).message).toContain(`${cfg.url.replace(/:[^:@/]+@/, ':***@')}: the store's schema is version ${PG_SCHEMA_VERSION + 5}, newer than this plumb's (${PG_SCHEMA_VERSION})`);
+    expect(await server.psql(new URL(cfg.url).pathname.slice(1), 'SELECT version FROM plumb_schema')).toBe(String(PG_SCHEMA_VERSION + 5));
   });
 });
 
