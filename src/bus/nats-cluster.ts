@@ -4,7 +4,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { errorMessage } from '../util/errors.js';
 import { connectBus } from './connection.js';
 import { CONTROLLER_USER, generateCredentials, seedPath } from './credentials.js';
@@ -19,15 +19,19 @@ export interface NatsCluster {
   destroy(): Promise<void>;
 }
 
-/** Until the cluster has elected its JetStream meta leader: before that, a stream cannot be made. */
+/**
+ * Until a stream replicated on every node can be made: the cluster has elected its JetStream meta
+ * leader and knows every peer (before that, creating the bucket fails: "no suitable peers").
+ */
 async function jetStreamReady(urls: string[], credsDir: string, timeoutMs: number): Promise<void> {
   const nc = await connectBus({ url: urls, seedFile: seedPath(credsDir, CONTROLLER_USER), name: 'plumb-cluster-check' });
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        // making the manager asks for the account's JetStream info: it answers once there is a leader
-        await jetstreamManager(nc, { timeout: 1000 });
+        const jsm = await jetstreamManager(nc, { timeout: 1000 });
+        await jsm.streams.add({ name: 'plumb-cluster-check', subjects: ['plumb.cluster-check'], num_replicas: urls.length, storage: StorageType.Memory });
+        await jsm.streams.delete('plumb-cluster-check');
         return;
       } catch (err) {
         if (Date.now() > deadline) throw new NatsServerStartError(`the NATS cluster has no JetStream leader after ${timeoutMs} ms: ${errorMessage(err)}`);

@@ -10,8 +10,16 @@ import { BUCKET, STREAM, WATCH_SLOTS, consumerCreateSubject, consumerDeleteSubje
 /** Messages per pull; the next pull goes out when a batch is used up or its request expires. */
 const PULL_BATCH = 256;
 const PULL_EXPIRES_MS = 30_000;
-/** The server sends a heartbeat on an idle pull this often; three missed ones end the watch. */
-const HEARTBEAT_MS = 5_000;
+/** The server sends a heartbeat on an idle pull this often. */
+const HEARTBEAT_MS = 1_000;
+/**
+ * Silence this long: pull again, every heartbeat while it lasts. A replicated consumer whose
+ * leader died lives on under a new leader, but the pulls waiting at the old one are lost with it:
+ * a new pull resumes delivery as soon as the new leader is elected.
+ */
+const REPULL_AFTER_MS = 2 * HEARTBEAT_MS;
+/** Silence this long: the consumer is gone (a single copy on a dead node); start a new watch. */
+const GIVE_UP_AFTER_MS = 10 * HEARTBEAT_MS;
 /** A consumer nobody pulls from is removed by the server after this long, freeing its name. */
 const INACTIVE_MS = 10_000;
 const CREATE_TIMEOUT_MS = 2_000;
@@ -52,7 +60,12 @@ const KV_SUBJECT_PREFIX = `$KV.${BUCKET}.`;
  * consumer has delivered or has a waiting pull belongs to a live watch (or one not yet expired):
  * creating "again" would only update that consumer, not start a fresh snapshot.
  */
-export async function startPullWatch(nc: NatsConnection, host: string, firstSlot: number, h: PullWatchHandlers): Promise<PullWatch> {
+/**
+ * `replicas`: copies of the consumer. 1 on a single server; on a cluster as many as the bucket
+ * has (3), so the watch survives the death of any one node: an R1 consumer on a dead node is
+ * gone, and its name stays taken until that node returns.
+ */
+export async function startPullWatch(nc: NatsConnection, host: string, firstSlot: number, h: PullWatchHandlers, replicas = 1): Promise<PullWatch> {
   const filter = hostSubjects(host);
   for (let i = 0; i < WATCH_SLOTS; i++) {
     const slot = (firstSlot + i) % WATCH_SLOTS;
@@ -66,7 +79,7 @@ export async function startPullWatch(nc: NatsConnection, host: string, firstSlot
       max_deliver: -1,
       inactive_threshold: nanos(INACTIVE_MS),
       mem_storage: true,
-      num_replicas: 1,
+      num_replicas: replicas,
     };
     const reply = await nc.request(consumerCreateSubject(host, slot), JSON.stringify({ stream_name: STREAM, config }), { timeout: CREATE_TIMEOUT_MS });
     const info = reply.json<ConsumerCreateResponse>();
@@ -114,7 +127,9 @@ function pull(nc: NatsConnection, host: string, slot: number, initialPending: nu
   };
   const sub: Subscription = nc.subscribe(inbox, { callback: (err, m) => (err ? end(err) : onMsg(m)) });
   const watchdog = setInterval(() => {
-    if (Date.now() - lastHeard > 3 * HEARTBEAT_MS) end(new WatchInterruptedError(`no heartbeat for ${3 * HEARTBEAT_MS} ms`));
+    const silent = Date.now() - lastHeard;
+    if (silent > GIVE_UP_AFTER_MS) end(new WatchInterruptedError(`no heartbeat for ${GIVE_UP_AFTER_MS} ms`));
+    else if (silent > REPULL_AFTER_MS) next();
   }, HEARTBEAT_MS);
   watchdog.unref();
   const stop = (): void => {

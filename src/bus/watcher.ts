@@ -11,9 +11,11 @@ import { logger } from '../util/log.js';
 import { HostDocument } from './documents.js';
 import { WATCH_SLOTS } from './layout.js';
 import { startPullWatch, type PullWatch } from './pull-watch.js';
+import { WatchConsumerError } from './errors.js';
 
 const RETRY_INITIAL_MS = 25;
 const RETRY_MAX_MS = 1000;
+const CLUSTER_CONSUMER_REPLICAS = 3;
 
 export interface HostStateWatch {
   stop(): Promise<void>;
@@ -36,6 +38,9 @@ export async function watchHostState(
   let latest = new HostDocument(); // the current watch's entries (for portStoredAt)
 
   let slot = 0; // the next watch takes the slot after the current one's
+  // on a cluster, consumers as replicated as the bucket (3); 1 if the server refuses that (a
+  // single server, or a bucket with fewer copies)
+  let replicas = nc.info?.cluster ? CLUSTER_CONSUMER_REPLICAS : 1;
 
   const startWatch = async (): Promise<void> => {
     const mine = ++generation;
@@ -68,6 +73,12 @@ export async function watchHostState(
         // a watch that ends by itself (not replaced by us) starts over
         if (mine === generation && !stopped && !nc.isClosed()) restart();
       },
+    }, replicas).catch((err: unknown) => {
+      if (replicas > 1 && err instanceof WatchConsumerError && /replica|peers|clustered/i.test(err.message)) {
+        log.info({ err: err.message }, 'replicated watch consumers refused: using single copies');
+        replicas = 1;
+      }
+      throw err;
     });
     if (mine !== generation || stopped) {
       watch.stop(); // replaced or stopped while the consumer was being created
@@ -103,9 +114,9 @@ export async function watchHostState(
         log.info('bus reconnected: rebuilding the desired state from a fresh snapshot');
         restart();
       }
-      // A node left the cluster. The watch's consumer (R1, in memory) may have lived there and be
-      // gone without a word: its pull would then only end after three missed heartbeats. Start a
-      // new one now (it is made as soon as the stream has a leader again).
+      // A node the client had discovered left the cluster (nodes given in the config are not
+      // reported so): a consumer with a single copy may have lived there and be gone without a
+      // word. Start a new watch now rather than after the pull's silence (pull-watch.ts).
       if (s.type === 'update' && (s.deleted?.length ?? 0) > 0) {
         log.info({ left: s.deleted }, 'a bus node left the cluster: rebuilding the desired state from a fresh snapshot');
         restart();

@@ -102,24 +102,35 @@ describe('three-node NATS cluster', () => {
     })();
     await new Promise((r) => setTimeout(r, 1500));
 
-    const leader = (await jsm.streams.info(STREAM)).cluster?.leader;
-    const victim = cluster.nodes.find((_, i) => `n${i + 1}` === leader);
-    expect(victim, `the stream leader ${leader} is one of the nodes`).toBeDefined();
-    await victim!.kill();
-    const killedAt = Date.now();
-    // the next change made after the kill, applied on the host (ACTIVE comes back over the bus)
-    const marker = (await nova('POST', '/v2.0/ports', { port: { network_id: net.id, project_id: ALICE, device_id: 'marker', 'binding:host_id': 'h1' } })).body.port.id as string;
-    for (;;) {
-      const p = (await alice('GET', `/v2.0/ports/${marker}`)).body.port as { status: string };
-      if (p.status === 'ACTIVE') break;
-      expect(Date.now() - killedAt, 'the marker port is applied within 30 s of the kill').toBeLessThan(30_000);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    const failoverMs = Date.now() - killedAt;
+    /** SIGKILL node `name`; the next change after it, ACTIVE on the host; then the node returns */
+    const drill = async (name: string, marker: string): Promise<number> => {
+      const victim = cluster.nodes.find((_, i) => `n${i + 1}` === name);
+      expect(victim, `${name} is one of the nodes`).toBeDefined();
+      await victim!.kill();
+      const killedAt = Date.now();
+      // the next change made after the kill, applied on the host (ACTIVE comes back over the bus)
+      const id = (await nova('POST', '/v2.0/ports', { port: { network_id: net.id, project_id: ALICE, device_id: marker, 'binding:host_id': 'h1' } })).body.port.id as string;
+      for (;;) {
+        const p = (await alice('GET', `/v2.0/ports/${id}`)).body.port as { status: string };
+        if (p.status === 'ACTIVE') break;
+        expect(Date.now() - killedAt, `the port made after ${name} died is applied within 30 s`).toBeLessThan(30_000);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const ms = Date.now() - killedAt;
+      await new Promise((r) => setTimeout(r, 2000));
+      await victim!.restart();
+      await new Promise((r) => setTimeout(r, 2000));
+      return ms;
+    };
+    // the node leading the bucket, then the one leading the agent's watch consumer (a watch
+    // consumer with one copy died with its node, and its name stayed taken until the node returned)
+    const leader = (await jsm.streams.info(STREAM)).cluster?.leader ?? '';
+    const failoverMs = await drill(leader, 'marker');
     const newLeader = (await jsm.streams.info(STREAM)).cluster?.leader;
-    await new Promise((r) => setTimeout(r, 2000));
-    await victim!.restart();
-    await new Promise((r) => setTimeout(r, 2000));
+    let watchLeader = '';
+    for await (const c of jsm.consumers.list(STREAM)) if (c.name.endsWith('_h1') && c.cluster?.leader) watchLeader = c.cluster.leader;
+    expect(watchLeader, 'the agent has a watch consumer').not.toBe('');
+    const consumerFailoverMs = await drill(watchLeader, 'marker2');
     stop = true;
     await churn;
 
@@ -149,7 +160,7 @@ describe('three-node NATS cluster', () => {
     await pinger.stop();
     const ping = pingStats(pinger.lines);
     console.log(
-      `NATS node ${leader} (the bucket's leader) SIGKILLed during churn (${made} ports made): the next change was ACTIVE on the host ${failoverMs} ms after the kill (JetStream elects the stream's new leader first); new leader ${newLeader}; ${applied.length} passes in generation order; ping ${ping.received}/${ping.transmitted}, lost ${ping.lost}`,
+      `NATS node ${leader} (the bucket's leader) SIGKILLed during churn (${made} ports made): the next change was ACTIVE on the host ${failoverMs} ms after the kill (JetStream elects the stream's new leader first); new leader ${newLeader}; then ${watchLeader} (leading the agent's watch consumer): ${consumerFailoverMs} ms; ${applied.length} passes in generation order; ping ${ping.received}/${ping.transmitted}, lost ${ping.lost}`,
     );
     expect(ping.transmitted).toBeGreaterThan(50);
     expect(ping.lost).toBe(0);
