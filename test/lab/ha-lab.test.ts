@@ -134,6 +134,10 @@ describe('the HA lab', () => {
     expect(parts.get('haproxy')).toMatch(/2 of 2 controllers in rotation/);
     expect(parts.get('nats n1')).toMatch(/bucket leader n\d, every replica current/);
 
+    // the stock openstack CLI through the balancer, as with one controller
+    const os = await run('openstack', ['--os-auth-type', 'http_basic', '--os-username', LAB_USER, '--os-password', LAB_PASSWORD, '--os-endpoint', CONTROLLER_URL, 'network', 'list', '-f', 'value', '-c', 'Name']);
+    expect(os.stdout.trim(), os.stderr).toBe('public');
+
     expect((await plumb('network', 'create', '--name', 'ha')).status).toBe(0);
     net = (JSON.parse((await plumb('network', 'list', '--json')).stdout) as { name: string; id: string }[]).find((n) => n.name === 'ha')!.id;
     expect((await plumb('lab', 'server', 'create', 'a1', '--host', 'h1', '--nic', `net-id=${net}`)).status).toBe(0);
