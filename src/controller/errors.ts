@@ -96,16 +96,20 @@ export class OverQuotaError extends ApiError {
   }
 }
 
-/** 429: too many failed logins; Retry-After says when to come back. */
-export class TooManyRequestsError extends ApiError {
-  readonly status = 429;
-  readonly type = 'TooManyRequests';
+/** An answer that tells the client when to try again (the Retry-After header). */
+export abstract class RetryLaterError extends ApiError {
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
   ) {
     super(message);
   }
+}
+
+/** 429: too many failed logins; Retry-After says when to come back. */
+export class TooManyRequestsError extends RetryLaterError {
+  readonly status = 429;
+  readonly type = 'TooManyRequests';
 }
 
 /** The client went away before its request was read: nobody to answer, and not plumb's fault. */
@@ -125,13 +129,7 @@ export class BodyTooLargeError extends ApiError {
 }
 
 /** 503: the store is away or too contended; nothing was applied, Retry-After says when to try again. */
-export class ServiceUnavailableError extends ApiError {
+export class ServiceUnavailableError extends RetryLaterError {
   readonly status = 503;
   readonly type = 'ServiceUnavailable';
-  constructor(
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(message);
-  }
 }

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../util/errors.js';
 import type { Authenticate } from './auth.js';
 import { shown } from './api/decode.js';
-import { ApiError, BadRequestError, BodyTooLargeError, ClientAbortedError, ConflictError, NotFoundError, ServiceUnavailableError, TooManyRequestsError } from './errors.js';
+import { ApiError, BadRequestError, BodyTooLargeError, ClientAbortedError, ConflictError, NotFoundError, RetryLaterError, ServiceUnavailableError } from './errors.js';
 import type { Route } from './routes.js';
 import { StoreContentionError, StoreInvariantError, StoreUnavailableError } from './store-errors.js';
 
@@ -122,7 +122,7 @@ export function createApiServer(table: Route[], authenticate: Authenticate, log:
         const err = apiErrorOf(caught);
         if (err instanceof ApiError) {
           if (err.status === 401) res.setHeader('www-authenticate', 'Basic realm="plumb"');
-          if (err instanceof TooManyRequestsError || err instanceof ServiceUnavailableError) res.setHeader('retry-after', String(err.retryAfterSeconds));
+          if (err instanceof RetryLaterError) res.setHeader('retry-after', String(err.retryAfterSeconds));
           if (err instanceof ServiceUnavailableError) log.warn({ err: err.message, url: req.url }, 'request not served: the store is unavailable');
           send(err.status, { NeutronError: { type: err.type, message: err.message, detail: err.detail } });
         } else {

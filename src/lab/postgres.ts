@@ -4,10 +4,10 @@
 // (Debian's package makes it). kill() is a SIGKILL of the postmaster, as a crash drill needs.
 import { execFile, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '../bus/nats-server.js';
 import { PlumbError } from '../util/errors.js';
 
 const run = promisify(execFile);
@@ -22,17 +22,6 @@ export function postgresBinDir(): string {
   const newest = versions.sort((a, b) => Number(b) - Number(a))[0];
   if (!newest) throw new PostgresSetupError(`no PostgreSQL under ${base}: install Debian's postgresql (scripts/setup.sh does)`);
   return join(base, newest, 'bin');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new PostgresSetupError('no free port'))));
-    });
-  });
 }
 
 async function userIds(name: string): Promise<{ uid: number; gid: number }> {

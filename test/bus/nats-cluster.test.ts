@@ -22,6 +22,7 @@ import { caller, testController, ALICE } from '../controller/fixture.js';
 import { Observer, pingStats } from '../hypervisors/observers.js';
 import { Netns, ipJson } from '../helpers/netns.js';
 import { LogTail, spawnPlumb, tempDir, vmAddress, waitUntil } from '../helpers/topology.js';
+import { kvEntries } from './kv-entries.js';
 
 const netns = new Netns();
 let cluster: NatsCluster;
@@ -49,15 +50,6 @@ afterAll(async () => {
   await cluster?.destroy();
   netns.cleanup();
 });
-
-async function kvEntries(h: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for await (const key of await kv.keys(`${h}.>`)) {
-    const e = await kv.get(key);
-    if (e && e.operation === 'PUT') out.set(key, e.string());
-  }
-  return out;
-}
 
 describe('three-node NATS cluster', () => {
   it('SIGKILL of the node leading the bucket during churn: the host converges on the others, nothing lost or out of order, the node catches up', async () => {
@@ -142,7 +134,7 @@ describe('three-node NATS cluster', () => {
     const taps = ipJson<{ ifname: string }[]>(host, '-j', 'link', 'show').map((l) => l.ifname).filter((n) => n.startsWith('tap')).sort();
     const bound = ((await ctl.hooks.desiredState('h1')).ports ?? []) as { id: string; kind: 'tap' | 'veth' }[];
     expect(taps).toEqual(bound.filter((p) => p.kind === 'tap').map((p) => portIfname(p)).sort());
-    expect(Object.fromEntries(await kvEntries('h1'))).toEqual(Object.fromEntries(entriesOf('h1', await ctl.hooks.desiredState('h1'))));
+    expect(Object.fromEntries(await kvEntries(kv, 'h1'))).toEqual(Object.fromEntries(entriesOf('h1', await ctl.hooks.desiredState('h1'))));
     // the agent applied generations in order, up to the last one published
     const applied = log.passes().map((l) => Number(l.generation));
     expect(applied).toEqual([...applied].sort((x, y) => x - y));

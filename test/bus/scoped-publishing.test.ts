@@ -13,6 +13,7 @@ import { BUCKET } from '../../src/bus/layout.js';
 import type { DesiredStatePublisher } from '../../src/bus/publisher.js';
 import type { RunningController } from '../../src/controller/server.js';
 import { ALICE, caller, testController } from '../controller/fixture.js';
+import { kvEntries } from './kv-entries.js';
 
 const HOSTS = ['h1', 'h2', 'h3'];
 let server: NatsServer;
@@ -34,21 +35,12 @@ function prng(seed: number): () => number {
   };
 }
 
-async function kvEntries(host: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for await (const key of await kv.keys(`${host}.>`)) {
-    const e = await kv.get(key);
-    if (e && e.operation === 'PUT') out.set(key, e.string());
-  }
-  return out;
-}
-
 /** Every host's keys equal its full desired state, built from scratch. */
 async function expectConverged(): Promise<void> {
   await publisher.flushed();
   for (const h of HOSTS) {
     const want = entriesOf(h, await ctl.hooks.desiredState(h));
-    expect(Object.fromEntries(await kvEntries(h)), `host ${h}`).toEqual(Object.fromEntries(want));
+    expect(Object.fromEntries(await kvEntries(kv, h)), `host ${h}`).toEqual(Object.fromEntries(want));
   }
 }
 

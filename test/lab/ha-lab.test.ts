@@ -5,9 +5,7 @@
 // away, nothing half-applied, both controllers resume), SIGKILL of the NATS node leading the
 // bucket (the hosts converge on the others, and it catches up). After each drill the store, the
 // bucket and both hosts' kernels agree; `plumb lab status` shows each part's health throughout.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connectBus } from '../../src/bus/connection.js';
@@ -19,21 +17,9 @@ import { readHaLayout } from '../../src/lab/ha.js';
 import { CONTROLLER_URL } from '../../src/lab/layout.js';
 import { Observer, pingStats } from '../hypervisors/observers.js';
 import { run } from '../helpers/run.js';
-import { LAB_QUEUE_MS, takeLab } from './lab-lock.js';
+import { holdTheLab, labNamespaces, plumb } from './lab-harness.js';
 
-const repo = new URL('../..', import.meta.url).pathname;
-const plumb = (...args: string[]) => run(process.execPath, [join(repo, 'bin', 'plumb.js'), ...args], { timeoutMs: 240_000 });
-const labNamespaces = () => (existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith('plab-')) : []);
-
-let releaseLab: (() => void) | undefined;
-beforeAll(async () => {
-  releaseLab = await takeLab();
-}, LAB_QUEUE_MS);
-
-afterAll(async () => {
-  await plumb('lab', 'down');
-  releaseLab?.();
-});
+holdTheLab();
 
 /** `plumb lab status`, its HA lines by part */
 async function status(): Promise<Map<string, string>> {

@@ -1,30 +1,19 @@
 // The README's main job end to end: `plumb lab up` (nats-server, controller, two agents in host
 // namespaces), the seeds' walkthrough (`plumb lab demo`), the CLIs reading the lab's env file,
 // and `plumb lab down` leaving nothing behind. Uses the built CLI (scripts/test.sh builds).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LAB_QUEUE_MS, takeLab } from './lab-lock.js';
+import { describe, expect, it } from 'vitest';
+import { holdTheLab, labNamespaces, plumb, repo } from './lab-harness.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { run } from '../helpers/run.js';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { api, bindPort, LAB_ADMIN, LAB_ADMIN_PASSWORD, waitForController } from '../../src/lab/controller.js';
 import { hostLinks, natsPort, startDaemon, stopDaemon, tapName, waitConverged, waitListening } from '../../src/lab/drills.js';
 import { LAB_AGENT_METRICS } from '../../src/lab/layout.js';
 import { join } from 'node:path';
 
-const repo = new URL('../..', import.meta.url).pathname;
-const plumb = (...args: string[]) => run(process.execPath, [join(repo, 'bin', 'plumb.js'), ...args], { timeoutMs: 240_000 });
 const asAdmin = (...args: string[]) => run(process.execPath, [join(repo, 'bin', 'plumb.js'), ...args], { timeoutMs: 240_000, env: { ...process.env, PLUMB_USER: LAB_ADMIN, PLUMB_PASSWORD: LAB_ADMIN_PASSWORD } });
-const labNamespaces = () => (existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith('plab-')) : []);
 
-let releaseLab: (() => void) | undefined;
-beforeAll(async () => {
-  releaseLab = await takeLab();
-}, LAB_QUEUE_MS);
-
-afterAll(async () => {
-  await plumb('lab', 'down');
-  releaseLab?.();
-});
+holdTheLab();
 
 describe('the local lab', () => {
   it('comes up with one command and prints how to use it', async () => {
