@@ -54,8 +54,6 @@ export class DesiredStatePublisher {
   /** host -> key -> JSON text last written (or found in KV at start). */
   private readonly written = new Map<string, Map<string, string>>();
   private readonly dirty = new Map<string, Scope>();
-  /** meta key -> the revision this controller last wrote or read there (putMeta's compare-and-set) */
-  private readonly metaRevisions = new Map<string, number>();
   private running: Promise<void> | undefined;
   private readonly subs: Subscription[] = [];
   private unhook: (() => void) | undefined;
@@ -88,10 +86,7 @@ export class DesiredStatePublisher {
     for await (const key of await this.kv.keys()) {
       const e = await this.kv.get(key);
       const host = parseKey(key)?.host;
-      if (e && e.operation === 'PUT' && host) {
-        this.hostKeys(host).set(key, e.string());
-        if (key.endsWith('.meta')) this.metaRevisions.set(key, e.revision);
-      }
+      if (e && e.operation === 'PUT' && host) this.hostKeys(host).set(key, e.string());
     }
     this.unhook = this.hooks.onHostsChanged((changes) => {
       for (const c of changes) this.schedule(c.host, c.all ? undefined : c);
@@ -223,7 +218,6 @@ export class DesiredStatePublisher {
     const del = async (key: string): Promise<void> => {
       await kv.delete(key);
       have.delete(key);
-      this.metaRevisions.delete(key);
       this.deletes += 1;
     };
     const changed = [...want].filter((e): e is [string, string] => e[1] !== undefined && !isMeta(e[0]) && have.get(e[0]) !== e[1]);
@@ -244,19 +238,6 @@ export class DesiredStatePublisher {
    * controller read the store before that writer did, so it reads it again (a full sync).
    */
   private async putMeta(kv: KV, host: string, key: string, text: string, have: Map<string, string>): Promise<void> {
-    // the usual case, one round trip: nobody wrote the key since this controller did
-    const mine = this.metaRevisions.get(key);
-    if (mine !== undefined) {
-      try {
-        this.metaRevisions.set(key, await kv.update(key, text, mine));
-        have.set(key, text);
-        this.puts += 1;
-        return;
-      } catch (err) {
-        if (!/wrong last sequence/i.test(errorMessage(err))) throw err;
-        // another writer was there since: compare generations below
-      }
-    }
     const cur = await kv.get(key);
     if (cur && cur.operation === 'PUT') {
       const theirs = generationOf(cur.string());
@@ -267,9 +248,9 @@ export class DesiredStatePublisher {
         setTimeout(() => this.schedule(host), 50).unref();
         return;
       }
-      this.metaRevisions.set(key, await kv.update(key, text, cur.revision));
+      await kv.update(key, text, cur.revision);
     } else {
-      this.metaRevisions.set(key, await kv.create(key, text));
+      await kv.create(key, text);
     }
     have.set(key, text);
     this.puts += 1;
