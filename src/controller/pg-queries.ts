@@ -76,10 +76,6 @@ export function pgTx(q: Query, write: boolean): StoreTx {
       await lock('mac-prefixes');
       return (await q<{ mac_prefix: string }>('SELECT mac_prefix FROM networks WHERE mac_prefix IS NOT NULL')).map((r) => r.mac_prefix);
     },
-    deviceCount: async (networkId) =>
-      write
-        ? ((await one<{ d: number | null }>('SELECT plumb_locked_devices($1, $2) d', [networkId, `devices-of:${networkId}`]))?.d ?? 0)
-        : ((await one<{ devices: number }>('SELECT devices FROM networks WHERE id = $1', [networkId]))?.devices ?? 0),
     devicePorts: (deviceId, project) =>
       write
         ? q<{ networkId: number; nicIndex: number | null }>('SELECT * FROM plumb_locked_device_ports($1, $2, $3)', [project, deviceId, `device:${deviceId}`])
@@ -206,12 +202,17 @@ export function pgTx(q: Query, write: boolean): StoreTx {
       subnetsSeen.clear();
       await q('DELETE FROM subnets WHERE id = $1', [id]);
     },
-    // the network's device count grows in the same statement when the device is new there
-    insertPort: async (p: NewPort) =>
-      (await one<{ id: number }>(
-        "WITH d AS (UPDATE networks SET devices = devices + 1 WHERE id = $1 AND $12) INSERT INTO ports (network_id, project, name, device_id, device_owner, nic_index, mac, host, status, revision, profile, firewall_profile, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'BUILD', 1, $9, $10, $11, $11) RETURNING id",
+    // the network's device count grows in the same statement when the device is new there, and
+    // comes back for the quota check: the row lock this UPDATE takes (held to commit) makes
+    // concurrent units count one after the other, and it is the unit's first lock on the
+    // network, taken as late as the unit allows (no advisory lock from an earlier check)
+    insertPort: async (p: NewPort) => {
+      const r = (await one<{ id: number; devices: number | null }>(
+        "WITH d AS (UPDATE networks SET devices = devices + 1 WHERE id = $1 AND $12 RETURNING devices) INSERT INTO ports (network_id, project, name, device_id, device_owner, nic_index, mac, host, status, revision, profile, firewall_profile, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'BUILD', 1, $9, $10, $11, $11) RETURNING id, (SELECT devices FROM d) devices",
         [p.networkId, p.project, p.name, p.deviceId, p.deviceOwner, p.nicIndex, p.mac, p.host, p.profile, p.firewallProfile, p.at, !!(p.deviceId && p.newDevice)],
-      ))!.id,
+      ))!;
+      return { id: r.id, devices: r.devices };
+    },
     updatePort: async (id, c: PortChange) => {
       await q(
         "UPDATE ports SET host = $1, firewall_profile = $2, name = COALESCE($3, name), profile = COALESCE($4, profile), migrating_to = $5, activating_from = $6, activating_after = $7, standby_status = CASE WHEN $8 THEN NULL ELSE standby_status END, standby_reason = CASE WHEN $8 THEN NULL ELSE standby_reason END, revision = revision + 1, status = CASE WHEN $9 THEN 'BUILD' ELSE status END, updated = $10 WHERE id = $11",
@@ -225,9 +226,11 @@ export function pgTx(q: Query, write: boolean): StoreTx {
       await q('DELETE FROM floating_ips WHERE port_id = $1 AND with_port = 1', [id]);
       await q('UPDATE floating_ips SET port_id = NULL WHERE port_id = $1', [id]);
       await q('DELETE FROM ports WHERE id = $1', [id]); // fixed_ips cascade
-      // locks in the order port creation takes them (device count, then subnets): no deadlock
+      // locks in the order port creation takes them (the device, the network's row with its
+      // device count, then subnets): no deadlock; the device's lock orders this check against a
+      // concurrent creation of a port of the same device (which decides whether it is new here)
       if (port.device_id) {
-        await lock(`devices-of:${port.network_id}`);
+        await lock(`device:${port.device_id}`);
         if (!(await one('SELECT 1 FROM ports WHERE project IS NOT DISTINCT FROM $1 AND device_id = $2 AND network_id = $3 LIMIT 1', [port.project, port.device_id, port.network_id]))) {
           await q('UPDATE networks SET devices = devices - 1 WHERE id = $1', [port.network_id]);
         }
@@ -240,6 +243,10 @@ export function pgTx(q: Query, write: boolean): StoreTx {
     insertFixedIp: async (portId, subnetId, ip) => {
       await q('INSERT INTO fixed_ips (port_id, subnet_id, ip) VALUES ($1, $2, $3)', [portId, subnetId, ip]);
     },
+    // the search, its lock and the insert in one round trip: the subnet's lock is then held for
+    // this statement and the COMMIT only
+    takeFirstFree: async (s, portId) =>
+      (await one<{ ip: string }>('WITH a AS (SELECT plumb_take_first_free($2, $3) ip) INSERT INTO fixed_ips (port_id, subnet_id, ip) SELECT $1, $2, ip FROM a WHERE ip IS NOT NULL RETURNING ip', [portId, s.id, `subnet:${s.id}`]))?.ip,
     insertFloatingIp: async (f) =>
       (await one<{ id: number }>('INSERT INTO floating_ips (project, network_id, subnet_id, ip, port_id, with_port, created) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id', [
         f.project,

@@ -15,7 +15,7 @@ import { errorMessage } from '../util/errors.js';
 import { migrate } from './pg-schema.js';
 import { pgTx, type Query } from './pg-queries.js';
 import { StoreClosedError, StoreContentionError, StoreUnavailableError, SubnetInUseStoreError, SubnetOverlapStoreError, SubnetPoolsStoreError } from './store-errors.js';
-import type { ControllerStore, StoreReader, StoreTx } from './store.js';
+import type { ControllerStore, StoreCounters, StoreReader, StoreTx } from './store.js';
 
 export interface PgStoreOptions {
   /** postgresql://user:password@host:port/database */
@@ -130,6 +130,10 @@ export class PostgresStore implements ControllerStore {
 
   write<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     return this.tracked(this.writeWithRetries(fn));
+  }
+
+  counters(): StoreCounters {
+    return { units: this.units, statements: this.statements, retries: this.retries };
   }
 
   /** Units run side by side here: wait for those in flight now. */

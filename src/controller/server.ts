@@ -36,7 +36,7 @@ export async function startController(cfg: ControllerConfig): Promise<RunningCon
   const store = await openStore(storeConfig(cfg), logger('controller-store'));
   const service = await ControllerService.open(store, cfg);
   const hooks = controllerHooks(service, logger('controller-hooks'));
-  const metrics = controllerMetrics(undefined, hooks, () => store.read((r) => r.portsByStatus()));
+  const metrics = controllerMetrics(undefined, hooks, () => store.read((r) => r.portsByStatus()), () => store.counters());
   const [host, portText] = [cfg.listen.slice(0, cfg.listen.lastIndexOf(':')), cfg.listen.slice(cfg.listen.lastIndexOf(':') + 1)];
   let url = '';
   const throttle = new LoginThrottle({ ...cfg.loginLimit, onThrottled: (by) => metrics.loginsThrottled.inc({ by }) });

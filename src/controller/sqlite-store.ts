@@ -22,7 +22,7 @@ import { INVARIANT_PREFIX, openDb, type Db } from './db.js';
 import { StoreClosedError, SubnetInUseStoreError, SubnetOverlapStoreError, SubnetPoolsStoreError } from './store-errors.js';
 import { addressValue, firstFreeFrom, type Pool } from './ipam.js';
 import type { FixedIpRow, FloatingIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
-import type { ControllerStore, NewNetwork, NewPort, NewSubnet, PortChange, StoreReader, StoreTx } from './store.js';
+import type { ControllerStore, StoreCounters, NewNetwork, NewPort, NewSubnet, PortChange, StoreReader, StoreTx } from './store.js';
 
 const CHECKPOINT_MS = 250;
 
@@ -74,6 +74,8 @@ export class SqliteStore implements ControllerStore {
   private closed = false;
   /** the running unit moved a hint (its rollback must forget the hints) */
   private unitAllocated = false;
+  private unitsRun = 0;
+  private statementsRun = 0;
   private readonly tx: StoreTx;
   private readonly checkpointer: Worker | undefined;
   private checkpointerExit: Promise<void> = Promise.resolve();
@@ -97,6 +99,7 @@ export class SqliteStore implements ControllerStore {
 
   /** Prepared statements are cached: preparing per call dominated request cost. */
   private q(sql: string): Statement<unknown[]> {
+    this.statementsRun += 1;
     let st = this.statements.get(sql);
     if (!st) {
       st = this.db.prepare(sql);
@@ -117,6 +120,11 @@ export class SqliteStore implements ControllerStore {
     return this.enqueue(fn, true);
   }
 
+  /** Units run one at a time here, so none ever collides with another: retries stay 0. */
+  counters(): StoreCounters {
+    return { units: this.unitsRun, statements: this.statementsRun, retries: 0 };
+  }
+
   /** Units run in arrival order: an empty read after them resolves after their commit. */
   async settled(): Promise<void> {
     await this.read(() => Promise.resolve());
@@ -124,6 +132,7 @@ export class SqliteStore implements ControllerStore {
 
   private enqueue<T>(fn: (tx: StoreTx) => Promise<T>, write: boolean): Promise<T> {
     if (this.closed) return Promise.reject(new StoreClosedError());
+    this.unitsRun += 1;
     return new Promise<T>((resolve, reject) => {
       this.chain = this.chain.then(async () => {
         // the first write unit of a group has the transaction to itself (its rollback is a
@@ -243,7 +252,6 @@ export class SqliteStore implements ControllerStore {
       countPrivateNetworks: (project) => ok(this.count('SELECT COUNT(*) c FROM networks WHERE public = 0 AND project = ?', project)),
       usedSegments: (type) => ok(all<{ segment: number }>('SELECT segment FROM networks WHERE type = ? AND segment IS NOT NULL', type).map((r) => r.segment)),
       usedMacPrefixes: () => ok(all<{ mac_prefix: string }>('SELECT mac_prefix FROM networks WHERE mac_prefix IS NOT NULL').map((r) => r.mac_prefix)),
-      deviceCount: (networkId) => ok(one<{ devices: number }>('SELECT devices FROM networks WHERE id = ?', networkId)?.devices ?? 0),
       devicePorts: (deviceId, project) => ok(all<{ networkId: number; nicIndex: number | null }>('SELECT network_id networkId, nic_index nicIndex FROM ports INDEXED BY ports_project_device WHERE project IS ? AND device_id = ?', project, deviceId)),
       subnet: (id) => ok(one<SubnetRow>('SELECT * FROM subnets WHERE id = ?', id)),
       subnets: () => ok(all<SubnetRow>('SELECT * FROM subnets ORDER BY id')),
@@ -328,11 +336,11 @@ export class SqliteStore implements ControllerStore {
         return ok(undefined);
       },
       insertPort: (p: NewPort) => {
-        if (p.deviceId && p.newDevice) this.q('UPDATE networks SET devices = devices + 1 WHERE id = ?').run(p.networkId);
+        const devices = p.deviceId && p.newDevice ? (this.q('UPDATE networks SET devices = devices + 1 WHERE id = ? RETURNING devices').get(p.networkId) as { devices: number }).devices : null;
         const { lastInsertRowid } = this.q(
           "INSERT INTO ports (network_id, project, name, device_id, device_owner, nic_index, mac, host, status, revision, profile, firewall_profile, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'BUILD', 1, ?, ?, ?, ?)",
         ).run(p.networkId, p.project, p.name, p.deviceId, p.deviceOwner, p.nicIndex, p.mac, p.host, p.profile, p.firewallProfile, p.at, p.at);
-        return ok(Number(lastInsertRowid));
+        return ok({ id: Number(lastInsertRowid), devices });
       },
       updatePort: (id, c: PortChange) => {
         this.q("UPDATE ports SET host = ?, firewall_profile = ?, name = COALESCE(?, name), profile = COALESCE(?, profile), migrating_to = ?, activating_from = ?, activating_after = ?, standby_status = CASE WHEN ? THEN NULL ELSE standby_status END, standby_reason = CASE WHEN ? THEN NULL ELSE standby_reason END, revision = revision + 1, status = CASE WHEN ? THEN 'BUILD' ELSE status END, updated = ? WHERE id = ?").run(c.host, c.firewallProfile, c.name ?? null, c.profile ?? null, c.migratingTo, c.activatingFrom, c.activatingAfter, c.resetStandby ? 1 : 0, c.resetStandby ? 1 : 0, c.rebuild ? 1 : 0, c.at, id);
@@ -366,6 +374,11 @@ export class SqliteStore implements ControllerStore {
       insertFixedIp: (portId, subnetId, ip) => {
         this.q('INSERT INTO fixed_ips (port_id, subnet_id, ip) VALUES (?, ?, ?)').run(portId, subnetId, ip);
         return ok(undefined);
+      },
+      takeFirstFree: async (s, portId) => {
+        const ip = await this.tx.firstFreeAddress(s);
+        if (ip !== undefined) await this.tx.insertFixedIp(portId, s.id, ip);
+        return ip;
       },
       insertFloatingIp: (f) => {
         const { lastInsertRowid } = this.q('INSERT INTO floating_ips (project, network_id, subnet_id, ip, port_id, with_port, created) VALUES (?, ?, ?, ?, ?, ?, ?)').run(f.project, f.networkId, f.subnetId, f.ip, f.withPort ?? null, f.withPort === undefined ? 0 : 1, f.at);

@@ -49,6 +49,12 @@ export interface NewSubnet {
   hostRoutes: string;
 }
 
+export interface InsertedPort {
+  id: number;
+  /** the network's distinct devices, this port's counted, when its device is new there; else null */
+  devices: number | null;
+}
+
 export interface NewPort {
   networkId: number;
   /** the device has no other port on this network yet (the network's device count grows) */
@@ -97,8 +103,6 @@ export interface StoreReader {
   usedMacPrefixes(): Promise<string[]>;
   /** segments (VNIs, VLAN ids) in use by networks of `type` */
   usedSegments(type: string): Promise<number[]>;
-  /** distinct devices with a port on the network (kept as a count, not counted per call) */
-  deviceCount(networkId: number): Promise<number>;
   /** the networks and NIC indexes of a device's ports; devices belong to projects (null: public objects) */
   devicePorts(deviceId: string, project: string | null): Promise<{ networkId: number; nicIndex: number | null }[]>;
   // subnets
@@ -156,8 +160,13 @@ export interface StoreTx extends StoreReader {
   deleteNetwork(id: number): Promise<void>;
   insertSubnet(s: NewSubnet): Promise<number>;
   deleteSubnet(id: number): Promise<void>;
-  /** status BUILD, revision 1; also keeps the network's device count */
-  insertPort(p: NewPort): Promise<number>;
+  /**
+   * status BUILD, revision 1; also keeps the network's device count (kept, not counted per call)
+   * and returns it when this port's device is new on the network, for the caller to check
+   * against the quota: checked after the count has grown in the same statement, the limit holds
+   * across controllers without a lock taken earlier in the unit (pg-queries.ts)
+   */
+  insertPort(p: NewPort): Promise<InsertedPort>;
   updatePort(id: number, c: PortChange): Promise<void>;
   /** deletes its withPort floating IPs and detaches the others, frees its fixed addresses, keeps the device count */
   deletePort(id: number): Promise<void>;
@@ -167,6 +176,8 @@ export interface StoreTx extends StoreReader {
    */
   firstFreeAddress(subnet: SubnetRow): Promise<string | undefined>;
   insertFixedIp(portId: number, subnetId: number, ip: string): Promise<void>;
+  /** firstFreeAddress and insertFixedIp for `portId` in one step; undefined when the pools are full */
+  takeFirstFree(subnet: SubnetRow, portId: number): Promise<string | undefined>;
   /**
    * withPort: the address a port took on a public network without a reserved floating IP; it is
    * attached to that port and deleted with it (a reserved one is only detached).
@@ -199,5 +210,16 @@ export interface ControllerStore {
   write<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
   /** Resolves once every unit submitted before the call has finished (committed or failed). */
   settled(): Promise<void>;
+  /** What the store did since start, for the controller's metrics. */
+  counters(): StoreCounters;
   close(): Promise<void>;
+}
+
+export interface StoreCounters {
+  /** units run (read and write) */
+  units: number;
+  /** statements sent to the database (round trips, for a remote one) */
+  statements: number;
+  /** write units run again after colliding with a concurrent one */
+  retries: number;
 }

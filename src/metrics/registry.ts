@@ -27,10 +27,33 @@ export type AgentMetrics = ReturnType<typeof agentMetrics>;
  * With `hooks`, hosts_alive is read from them at every scrape, and with `portsByStatus` the
  * port counts (no bookkeeping in the controller).
  */
-export function controllerMetrics(registry = new Registry(), hooks?: Pick<ControllerHooks, 'hosts'>, portsByStatus?: () => Promise<Record<string, number>>) {
+/** Running totals of the controller's store (ControllerStore.counters()). */
+type StoreTotals = () => { units: number; statements: number; retries: number };
+
+/** A counter whose value is read from `total` when scraped. */
+function totalCounter(registry: Registry, name: string, help: string, total: (() => number) | undefined): Counter {
+  return new Counter({
+    name,
+    help,
+    registers: [registry],
+    ...(total
+      ? {
+          collect(this: Counter) {
+            this.reset();
+            this.inc(total());
+          },
+        }
+      : {}),
+  });
+}
+
+export function controllerMetrics(registry = new Registry(), hooks?: Pick<ControllerHooks, 'hosts'>, portsByStatus?: () => Promise<Record<string, number>>, store?: StoreTotals) {
   collectDefaultMetrics({ register: registry, prefix: 'plumb_controller_' });
   return {
     registry,
+    storeUnits: totalCounter(registry, 'plumb_controller_store_units_total', 'Store units (transactions) run, reads and writes', store && (() => store().units)),
+    storeStatements: totalCounter(registry, 'plumb_controller_store_statements_total', 'Statements the store sent to its database, BEGIN and COMMIT not counted (on PostgreSQL, each is a round trip)', store && (() => store().statements)),
+    storeRetries: totalCounter(registry, 'plumb_controller_store_retries_total', 'Write units run again after colliding with a concurrent unit of another controller (serialization failure, deadlock, unique violation); 0 on SQLite', store && (() => store().retries)),
     ports: new Gauge({
       name: 'plumb_controller_ports',
       help: 'Ports by status',

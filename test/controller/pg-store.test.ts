@@ -148,6 +148,51 @@ describe('two controller instances on one PostgreSQL', () => {
   }, 120_000);
 });
 
+describe('the per-network device limit across two instances', () => {
+  it('64 clients, 20 devices allowed: exactly 20 get in, the rest the 413 one instance gives; creations and deletions of one device racing keep the count exact', async () => {
+    const store = await database();
+    const quotas = { ...QUOTAS, devicesPerNetwork: 20 };
+    const start = (extra: Record<string, unknown>): Promise<RunningController> => startController(parseControllerConfig({ listen: '127.0.0.1:0', ...extra, users: USERS, publicNetworks: PUBLIC, quotas }));
+    const [a, b] = await Promise.all([start({ store }), start({ store })]);
+    const one = await testController({ users: USERS, publicNetworks: PUBLIC, quotas });
+    try {
+      const refused = async (url: string, other: string): Promise<{ ok: string[]; refusals: string[] }> => {
+        const net = (await caller(url, 'alice', 'pw-a')('POST', '/v2.0/networks', { network: { name: 'devices', cidr: '10.70.0.0/24' } })).body.network as { id: string };
+        const ok: string[] = [];
+        const refusals: string[] = [];
+        await Promise.all(
+          Array.from({ length: 64 }, async (_, i) => {
+            const r = await caller(i % 2 ? other : url, 'alice', 'pw-a')('POST', '/v2.0/ports', { port: { network_id: net.id, device_id: `vm-${i}` } });
+            if (r.status === 201) ok.push(r.body.port.device_id as string);
+            else refusals.push(`${r.status} ${JSON.stringify(r.body)}`);
+          }),
+        );
+        return { ok, refusals };
+      };
+      const reference = await refused(one.url, one.url);
+      const got = await refused(a.url, b.url);
+      expect(got.ok).toHaveLength(20);
+      expect(got.refusals).toHaveLength(44);
+      expect(new Set(got.refusals)).toEqual(new Set(['413 {"NeutronError":{"type":"OverQuota","message":"Limit for resource \'Devices per network\' exceeded for your account. Available: 0, Requested: 1","detail":""}}']));
+      expect(new Set(got.refusals)).toEqual(new Set(reference.refusals));
+      expect(await storeProblems(a.service.store, a.service.cfg, ['p1'])).toEqual([]);
+      // each device that got in: its port deleted through one instance while a second port of it
+      // is made through the other (new on the network, or not, depending on which commits first)
+      const ports = (await caller(a.url, 'alice', 'pw-a')('GET', '/v2.0/ports')).body.ports as { id: string; device_id: string; network_id: string }[];
+      const statuses = await Promise.all(
+        ports.flatMap((p) => [
+          caller(a.url, 'alice', 'pw-a')('DELETE', `/v2.0/ports/${p.id}`).then((r) => r.status),
+          caller(b.url, 'alice', 'pw-a')('POST', '/v2.0/ports', { port: { network_id: p.network_id, device_id: p.device_id } }).then((r) => r.status),
+        ]),
+      );
+      expect(new Set(statuses)).toEqual(new Set([204, 201]));
+      expect(await storeProblems(a.service.store, a.service.cfg, ['p1'])).toEqual([]);
+    } finally {
+      await Promise.all([a.close(), b.close(), one.close()]);
+    }
+  }, 120_000);
+});
+
 describe('the database killed under load', () => {
   it('503 with Retry-After while it is away, nothing half-applied, and the controllers resume by themselves', async () => {
     const store = await database();

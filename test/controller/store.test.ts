@@ -61,7 +61,7 @@ describe('SQLite store units', () => {
 
   it('first-free allocation stays exact when a unit that allocated is rolled back', async () => {
     const subnet = await store.read(async (r) => (await r.subnet(subnetId))!);
-    const id = await store.write((tx) => tx.insertPort(port('aa:00:00:00:01:01')));
+    const { id } = await store.write((tx) => tx.insertPort(port('aa:00:00:00:01:01')));
     await expect(
       store.write(async (tx) => {
         const a = await tx.firstFreeAddress(subnet);
@@ -71,6 +71,16 @@ describe('SQLite store units', () => {
       }),
     ).rejects.toThrow('rolled back');
     expect(await store.write((tx) => tx.firstFreeAddress(subnet))).toBe('10.1.0.2');
+    // the same with the search and the insert in one step (that read moved the hint past .2)
+    await expect(
+      store.write(async (tx) => {
+        expect(await tx.takeFirstFree(subnet, id)).toBe('10.1.0.3');
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    // a rollback forgets the hints: the search starts over and finds the lowest free, then the next
+    expect(await store.write((tx) => tx.takeFirstFree(subnet, id))).toBe('10.1.0.2');
+    expect(await store.write((tx) => tx.takeFirstFree(subnet, id))).toBe('10.1.0.3');
   });
 
   it('a unit submitted after close is refused', async () => {

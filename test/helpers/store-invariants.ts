@@ -1,7 +1,7 @@
 // The controller store's invariants, read back through the store interface after a request:
 // no overlapping subnets (per network, and among the public ones), pools and gateways valid,
 // every address in a live subnet of its port's network and inside it, no public port without
-// its address, quotas held.
+// its address, quotas held, device counts exact.
 import type { ControllerConfig } from '../../src/controller/config.js';
 import { cidrsOverlap, gatewayProblem, poolsProblem } from '../../src/controller/ipam-rules.js';
 import type { Pool } from '../../src/controller/ipam.js';
@@ -22,8 +22,15 @@ export async function storeProblems(store: ControllerStore, cfg: ControllerConfi
       const bad = poolsProblem(a.cidr, pools, a.gateway) ?? (a.gateway ? gatewayProblem(a.cidr, a.gateway) : undefined);
       if (bad) out.push(`subnet ${a.id}: ${bad.field} ${bad.reason}`);
     }
-    const publicNets = new Set((await r.networks(undefined)).filter((n) => n.public === 1).map((n) => n.id));
+    const networks = await r.networks(undefined);
+    const publicNets = new Set(networks.filter((n) => n.public === 1).map((n) => n.id));
     const ports = await r.ports(undefined);
+    // the device count each network keeps: its distinct devices (a device is a project's)
+    for (const n of networks) {
+      const devices = new Set(ports.filter((p) => p.network_id === n.id && p.device_id).map((p) => `${p.project ?? ''} ${p.device_id}`)).size;
+      if (n.devices !== devices) out.push(`network ${n.id} counts ${n.devices} devices and has ${devices}`);
+      if (n.public === 0 && devices > cfg.quotas.devicesPerNetwork) out.push(`network ${n.id}: ${devices} devices over the limit of ${cfg.quotas.devicesPerNetwork}`);
+    }
     const ips = await r.fixedIpsOf(ports.map((p) => p.id));
     for (const p of ports) {
       const mine = ips.get(p.id) ?? [];

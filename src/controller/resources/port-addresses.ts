@@ -41,9 +41,18 @@ export function requestedSubnet(subnets: readonly SubnetRow[], n: NetworkRow, wa
   return s;
 }
 
+const exhausted = (n: NetworkRow, s: SubnetRow): PoolExhaustedError => new PoolExhaustedError(`No more IP addresses available on network ${n.id} (subnet ${s.cidr})`);
+
 export async function firstFree(tx: StoreTx, n: NetworkRow, s: SubnetRow): Promise<string> {
   const ip = await tx.firstFreeAddress(s);
-  if (!ip) throw new PoolExhaustedError(`No more IP addresses available on network ${n.id} (subnet ${s.cidr})`);
+  if (!ip) throw exhausted(n, s);
+  return ip;
+}
+
+/** The first free address of `s`, given to the port. */
+export async function takeFirstFree(tx: StoreTx, n: NetworkRow, s: SubnetRow, portId: number): Promise<string> {
+  const ip = await tx.takeFirstFree(s, portId);
+  if (!ip) throw exhausted(n, s);
   return ip;
 }
 

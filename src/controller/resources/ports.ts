@@ -7,7 +7,7 @@ import type { BindingProfile, CreatePortRequest, UpdatePortRequest } from '../ap
 import { BadRequestError, ConflictError, IpAddressInUseError, MacAddressInUseError, NotFoundError, OverQuotaError, PoolExhaustedError } from '../errors.js';
 import { requireBinder, requireOwnerChoice, seesAllPorts, withoutBinding } from '../policy.js';
 import { netnsAllowed } from '../../state/netns-allow.js';
-import { firstFree, firstSubnetPerFamily, publicAddresses, requestedSubnet, type PortOwner, type PortSpec } from './port-addresses.js';
+import { firstSubnetPerFamily, publicAddresses, requestedSubnet, takeFirstFree, type PortOwner, type PortSpec } from './port-addresses.js';
 import type { HostChanges } from '../host-changes.js';
 import type { FixedIpRow, NetworkRow, PortRow, SubnetRow } from '../rows.js';
 import { portView } from '../rows.js';
@@ -118,13 +118,6 @@ export class Ports {
     // devices belong to projects: another project's ports never count against this device
     const mine = deviceId ? await tx.devicePorts(deviceId, owner.project) : [];
     const newDevice = !!deviceId && !mine.some((x) => x.networkId === n.id);
-    // on a private network, a device new to it counts against the per-network device limit; the
-    // public network is every project's, and each project's share of it is already bounded by its
-    // floating-IP quota: a limit there would let one project use up the others'
-    if (newDevice && n.public === 0) {
-      const devices = await tx.deviceCount(n.id);
-      if (devices >= q.devicesPerNetwork) throw new OverQuotaError('Devices per network', q.devicesPerNetwork - devices);
-    }
     let nic = 0;
     if (deviceId) {
       if (mine.length >= q.nicsPerDevice) throw new OverQuotaError('NICs per device', q.nicsPerDevice - mine.length);
@@ -146,7 +139,15 @@ export class Ports {
       firewallProfile: spec.firewall,
       at: now(),
     };
-    const id = await tx.insertPort(port);
+    // read before the insert: the network's row stays locked from the insert to the commit
+    // (its device count), so the statements in between are what other units on it wait for
+    await tx.subnetsOf(n.id);
+    const { id, devices } = await tx.insertPort(port);
+    // on a private network, a device new to it counts against the per-network device limit; the
+    // public network is every project's, and each project's share of it is already bounded by its
+    // floating-IP quota: a limit there would let one project use up the others'. Checked on the
+    // count the insert left (the unit rolls back when it is over).
+    if (devices !== null && n.public === 0 && devices > q.devicesPerNetwork) throw new OverQuotaError('Devices per network', q.devicesPerNetwork - (devices - 1));
     const ips = n.public === 1 ? await publicAddresses(tx, this.core.cfg, owner, n, id, spec.fixedIps) : await this.allocateAddresses(tx, n, id, spec.fixedIps);
     const row: PortRow = {
       id,
@@ -199,11 +200,14 @@ export class Ports {
       await tx.insertFixedIp(portId, s.id, ip);
       out.push({ port_id: portId, subnet_id: s.id, ip });
     };
+    const takeFirst = async (s: SubnetRow): Promise<void> => {
+      out.push({ port_id: portId, subnet_id: s.id, ip: await takeFirstFree(tx, n, s, portId) });
+    };
     for (const [i, want] of requested.entries()) {
       const field = `fixed_ips[${i}]`;
       const s = requestedSubnet(subnets, n, want, field);
       if (want.ip_address === undefined) {
-        await take(s, await firstFree(tx, n, s));
+        await takeFirst(s);
         continue;
       }
       const ip = want.ip_address;
@@ -212,7 +216,7 @@ export class Ports {
     }
     if (requested.length > 0) return out;
     // one address per IP version, first free in the pools
-    for (const s of firstSubnetPerFamily(subnets)) await take(s, await firstFree(tx, n, s));
+    for (const s of firstSubnetPerFamily(subnets)) await takeFirst(s);
     return out;
   }
 
