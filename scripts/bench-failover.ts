@@ -1,6 +1,7 @@
 // Failover of the HA lab's control plane (issue 13): --drills times each, SIGKILL of
 //   the controller holding the publishing lease  (measured from the kill),
 //   the NATS node leading the desired-state bucket (from the kill),
+//   a NATS node not leading it, each of the other two in turn (from the kill),
 //   PostgreSQL, started again after --db-away-ms (from its start),
 // to the next change applied on a host: a tap port created through haproxy (retried as a client
 // does on 503 or a refused connection) until its device is in h1's kernel (polled every 10 ms).
@@ -80,6 +81,7 @@ const steady: number[] = [];
 const controller: number[] = [];
 const nats: number[] = [];
 const natsBare: number[] = [];
+const natsFollower: number[] = [];
 const db: number[] = [];
 const dbAccepting: number[] = [];
 for (let i = 0; i < DRILLS; i++) {
@@ -116,6 +118,16 @@ for (let i = 0; i < DRILLS; i++) {
   await startDaemon(node);
   await healthy();
 
+  // a node that does not lead the bucket (it may lead an agent's watch consumer, or hold
+  // clients' connections, which move to the other nodes)
+  const leader = await leaderNode();
+  const follower = (['nats-1', 'nats-2', 'nats-3'] as LabDaemon[]).filter((n) => n !== leader)[i % 2] as LabDaemon;
+  await killDaemon(follower);
+  t = Date.now();
+  natsFollower.push((await change()) - t);
+  await startDaemon(follower);
+  await healthy();
+
   // the database, away for DB_AWAY_MS
   await killDaemon('postgres');
   await sleep(DB_AWAY_MS);
@@ -135,7 +147,7 @@ for (let i = 0; i < DRILLS; i++) {
   await startDaemon('postgres');
   db.push((await change()) - t);
   dbAccepting.push(await accepting);
-  console.log(`drill ${i + 1}/${DRILLS}: controller ${controller.at(-1)} ms, NATS ${nats.at(-1)} ms (new stream leader after ${natsBare.at(-1)} ms), database ${db.at(-1)} ms (accepting after ${dbAccepting.at(-1)} ms); steady ${steady.at(-1)} ms`);
+  console.log(`drill ${i + 1}/${DRILLS}: controller ${controller.at(-1)} ms, NATS ${nats.at(-1)} ms (new stream leader after ${natsBare.at(-1)} ms), NATS follower ${natsFollower.at(-1)} ms, database ${db.at(-1)} ms (accepting after ${dbAccepting.at(-1)} ms); steady ${steady.at(-1)} ms`);
 }
 await bus.close();
 console.log(`next change applied on a host (tap in h1's kernel), ${DRILLS} drills each:`);
@@ -143,6 +155,7 @@ console.log(`  baseline, nothing killed:                  ${stats(steady)}`);
 console.log(`  publishing controller SIGKILLed:           ${stats(controller)}  (target < 2 s: ${Math.max(...controller) < 2000 ? 'met' : 'NOT met'})`);
 console.log(`  NATS node leading the bucket SIGKILLed:    ${stats(nats)}  (target < 2 s: ${Math.max(...nats) < 2000 ? 'met' : 'NOT met'})`);
 console.log(`    baseline, the bucket's stream has a new leader:             ${stats(natsBare)}`);
+console.log(`  NATS node not leading the bucket SIGKILLed: ${stats(natsFollower)}  (target < 2 s: ${Math.max(...natsFollower) < 2000 ? 'met' : 'NOT met'})`);
 console.log(`  PostgreSQL SIGKILLed, from its start:      ${stats(db)}  (target < 2 s: ${Math.max(...db) < 2000 ? 'met' : 'NOT met'})`);
 console.log(`    baseline, PostgreSQL accepting connections after its start: ${stats(dbAccepting)}`);
 if (broughtUp) plumb('lab', 'down');

@@ -112,6 +112,10 @@ function pull(nc: NatsConnection, host: string, slot: number, initialPending: nu
     if (code !== 0) {
       if (code === 100) return; // idle heartbeat
       if (code === 404 || code === 408) return next(); // no messages / request expired
+      // the consumer lives on under a new leader (its old one died): pull from that one. Ending
+      // here would create a new consumer, which waits for the cluster's JetStream meta leader,
+      // and that may have died with the same node (another election, 4-9 s more)
+      if (code === 409 && /leadership change/i.test(m.headers?.description ?? '')) return next();
       return end(new WatchInterruptedError(`pull ended: ${code} ${m.headers?.description ?? ''}`.trim()));
     }
     const meta = ackMeta(m.reply);
