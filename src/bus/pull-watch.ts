@@ -43,6 +43,12 @@ export interface PullWatchHandlers {
 export interface PullWatch {
   /** Stop pulling and delete the consumer (fire and forget: never waits on the bus). */
   stop(): void;
+  /**
+   * Pull again now: after a reconnect, the pull waiting at the server was lost with the old
+   * connection. A consumer that no longer exists answers 503 (no responders) and the watch ends;
+   * a delivery lost in between shows as a gap in the consumer's sequence and ends it too.
+   */
+  resume(): void;
   readonly slot: number;
 }
 
@@ -144,12 +150,16 @@ function pull(nc: NatsConnection, host: string, slot: number, initialPending: nu
     // frees the name now rather than after INACTIVE_MS; a lost delete only costs that wait
     if (!nc.isClosed()) nc.publish(consumerDeleteSubject(host, slot));
   };
+  const resume = (): void => {
+    lastHeard = Date.now();
+    next();
+  };
   next();
   if (initialPending === 0) {
     caughtUp = true;
     queueMicrotask(() => h.onCaughtUp());
   }
-  return { stop, slot };
+  return { stop, resume, slot };
 }
 
 /** Sequence, timestamp and pending count from a JetStream reply subject (v1 and v2 forms). */

@@ -111,13 +111,23 @@ export async function watchHostState(
     for await (const s of nc.status()) {
       if (stopped) break;
       if (s.type === 'reconnect') {
-        log.info('bus reconnected: rebuilding the desired state from a fresh snapshot');
-        restart();
+        // a replicated consumer outlived the node this connection was on: pull on from it. A new
+        // one would wait for the cluster's JetStream meta leader, which may have died with that
+        // node (4-9 s of election, and 30 s and more were seen with the retries). One copy on a
+        // single server is gone if the server restarted: rebuild.
+        if (current && replicas > 1) {
+          log.info('bus reconnected: pulling on from the replicated watch consumer');
+          current.resume();
+        } else {
+          log.info('bus reconnected: rebuilding the desired state from a fresh snapshot');
+          restart();
+        }
       }
       // A node the client had discovered left the cluster (nodes given in the config are not
-      // reported so): a consumer with a single copy may have lived there and be gone without a
-      // word. Start a new watch now rather than after the pull's silence (pull-watch.ts).
-      if (s.type === 'update' && (s.deleted?.length ?? 0) > 0) {
+      // reported so): a consumer with a single copy (a server that refused replicated ones) may
+      // have lived there and be gone without a word. Start a new watch now rather than after
+      // the pull's silence (pull-watch.ts). A replicated one lives on under a new leader.
+      if (s.type === 'update' && (s.deleted?.length ?? 0) > 0 && replicas === 1) {
         log.info({ left: s.deleted }, 'a bus node left the cluster: rebuilding the desired state from a fresh snapshot');
         restart();
       }
