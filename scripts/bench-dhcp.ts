@@ -18,13 +18,14 @@
 // counts as drops what did reach its port).
 //   npx tsx scripts/bench-dhcp.ts [--period 3]
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startResponder } from '../src/dhcp/responder.js';
 import { validateHostState } from '../src/state/validate.js';
+import { procCpu } from './proc-cpu.js';
 
 const { values } = parseArgs({ options: { period: { type: 'string', default: '3' }, 'serve-plumb': { type: 'string' } } });
 const PERIOD = values.period ?? '3';
@@ -35,7 +36,6 @@ type Server = (typeof SERVERS)[number];
 const dir = mkdtempSync(join(tmpdir(), 'plumb-bench-dhcp-'));
 const sh = (...a: string[]): string => execFileSync(a[0] as string, a.slice(1), { encoding: 'utf8' });
 const nsOf = (s: Server): { S: string; C: string } => ({ S: `pt-dh${s[0]}s${process.pid}`, C: `pt-dh${s[0]}c${process.pid}` });
-const CLK_TCK = Number(sh('getconf', 'CLK_TCK').trim()) || 100;
 
 /** Server namespace with s0, client namespace with c0 (the reserved MAC), one veth between. */
 function topology(s: Server, serverAddress: boolean): void {
@@ -131,16 +131,6 @@ function perfdhcp(s: Server, rate: number, serverCpu: () => number, period = PER
   });
 }
 
-/** CPU seconds (user + system) of a process, from /proc. */
-function procCpu(pid: number | undefined): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
-
 async function main(): Promise<void> {
   cleanup();
   const children: ChildProcess[] = [];
@@ -179,9 +169,9 @@ async function main(): Promise<void> {
 
     // `ip netns exec` execs the server: the spawned pid is the server's
     const cpuOf: Record<Server, () => number> = {
-      plumb: () => procCpu(plumb.pid),
-      dnsmasq: () => procCpu(dnsmasq.pid),
-      kea: () => procCpu(kea.pid),
+      plumb: () => (procCpu(plumb.pid)?.seconds ?? NaN),
+      dnsmasq: () => (procCpu(dnsmasq.pid)?.seconds ?? NaN),
+      kea: () => (procCpu(kea.pid)?.seconds ?? NaN),
     };
     // every server answers a short run first, not counted (plumb's JIT, caches, ARP/neighbour entries)
     for (const s of SERVERS) await perfdhcp(s, 500, cpuOf[s], '1');

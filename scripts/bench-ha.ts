@@ -14,13 +14,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { Worker } from 'node:worker_threads';
-import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../src/bus/nats-server.js';
 import { waitForController } from '../src/lab/controller.js';
 import { PostgresServer } from '../src/lab/postgres.js';
+import { procCpu } from './proc-cpu.js';
 
 const { values } = parseArgs({
   options: {
@@ -82,21 +83,15 @@ async function counter(i: Instance, name: string): Promise<number> {
   return m ? Number(m[1]) : NaN;
 }
 
-/** CPU time (ms) of the given processes and of every postgres process, from /proc. */
+/** CPU time (ms) of the given processes, of every postgres process and of this one. */
 function cpuMs(pids: number[]): { controllers: number; postgres: number; bench: number } {
-  const tick = 10; // USER_HZ 100
-  const of = (pid: string): { comm: string; t: number } | undefined => {
-    try {
-      const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-      return { comm: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')), t: (Number(f[11]) + Number(f[12])) * tick };
-    } catch {
-      return undefined; // gone
-    }
-  };
+  const ms = (pid: number | string): number => (procCpu(pid)?.seconds ?? 0) * 1000;
   let postgres = 0;
-  for (const p of readdirSync('/proc')) if (/^\d+$/.test(p)) { const x = of(p); if (x?.comm.startsWith('postgres')) postgres += x.t; }
-  return { controllers: pids.reduce((a, p) => a + (of(String(p))?.t ?? 0), 0), postgres, bench: of(String(process.pid))?.t ?? 0 };
+  for (const p of readdirSync('/proc')) {
+    const x = /^\d+$/.test(p) ? procCpu(p) : undefined;
+    if (x?.comm.startsWith('postgres')) postgres += x.seconds * 1000;
+  }
+  return { controllers: pids.reduce((a, p) => a + ms(p), 0), postgres, bench: ms(process.pid) };
 }
 
 async function network(url: string, n: number): Promise<string> {

@@ -7,7 +7,7 @@
 // Read units run at REPEATABLE READ (one snapshot) and take no locks.
 import type { FixedIpRow, FloatingIpRow, HostRow, NetworkRow, PortRow, SubnetRow } from './rows.js';
 import type { HostChange } from '../state/controller-hooks.js';
-import type { NewNetwork, NewPort, NewSubnet, PortChange, StoreTx } from './store.js';
+import type { InsertedPort, NewNetwork, NewPort, NewSubnet, PortChange, StoreTx } from './store.js';
 
 /** The channel on which committed units tell the publishing controller what changed. */
 export const HOST_CHANGES_CHANNEL = 'plumb_host_changes';
@@ -206,13 +206,11 @@ export function pgTx(q: Query, write: boolean): StoreTx {
     // comes back for the quota check: the row lock this UPDATE takes (held to commit) makes
     // concurrent units count one after the other, and it is the unit's first lock on the
     // network, taken as late as the unit allows (no advisory lock from an earlier check)
-    insertPort: async (p: NewPort) => {
-      const r = (await one<{ id: number; devices: number | null }>(
+    insertPort: async (p: NewPort) =>
+      (await one<InsertedPort>(
         "WITH d AS (UPDATE networks SET devices = devices + 1 WHERE id = $1 AND $12 RETURNING devices) INSERT INTO ports (network_id, project, name, device_id, device_owner, nic_index, mac, host, status, revision, profile, firewall_profile, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'BUILD', 1, $9, $10, $11, $11) RETURNING id, (SELECT devices FROM d) devices",
         [p.networkId, p.project, p.name, p.deviceId, p.deviceOwner, p.nicIndex, p.mac, p.host, p.profile, p.firewallProfile, p.at, !!(p.deviceId && p.newDevice)],
-      ))!;
-      return { id: r.id, devices: r.devices };
-    },
+      ))!,
     updatePort: async (id, c: PortChange) => {
       await q(
         "UPDATE ports SET host = $1, firewall_profile = $2, name = COALESCE($3, name), profile = COALESCE($4, profile), migrating_to = $5, activating_from = $6, activating_after = $7, standby_status = CASE WHEN $8 THEN NULL ELSE standby_status END, standby_reason = CASE WHEN $8 THEN NULL ELSE standby_reason END, revision = revision + 1, status = CASE WHEN $9 THEN 'BUILD' ELSE status END, updated = $10 WHERE id = $11",

@@ -85,11 +85,10 @@ export class PostgresStore implements ControllerStore {
   private closed = false;
   /** units running now: settled() waits for those submitted before it */
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** units run again after a collision, since start (benchmarks and tests read it) */
-  retries = 0;
-  /** statements and units since start (benchmarks: round trips per unit) */
-  statements = 0;
-  units = 0;
+  /** since start, for counters(): units run again after a collision, statements, units */
+  private retries = 0;
+  private statements = 0;
+  private units = 0;
 
   private constructor(
     private readonly pool: pg.Pool,

@@ -50,7 +50,7 @@ describe('concurrency', () => {
     };
     await Promise.all(Array.from({ length: 64 }, (_, w) => worker(w)));
     const store = ctl.service.store;
-    if (store instanceof PostgresStore) console.log(`PostgreSQL: ${store.units} units, ${store.retries} run again after a collision`);
+    if (store instanceof PostgresStore) console.log(`PostgreSQL: ${store.counters().units} units, ${store.counters().retries} run again after a collision`);
     expect(duplicates).toBe(0);
     expect(fipCreated).toBeGreaterThan(0);
     expect(fipCreated + fipRefused).toBe(64 * 4);
